@@ -1,0 +1,3 @@
+from iddsanatomy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The anatomical model: structure registry, parametric generator, loading, measurement."""
