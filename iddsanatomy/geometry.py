@@ -49,7 +49,9 @@ def rotation(axis, angle_deg: float, centre=None) -> np.ndarray:
     axis = np.asarray(axis, dtype=float)
     n = np.linalg.norm(axis)
     if not np.isfinite(angle_deg) or n == 0:
-        raise ValueError(f"rotation needs a finite angle and a non-zero axis, got {angle_deg}, {axis}")
+        raise ValueError(
+            f"rotation needs a finite angle and a non-zero axis, got {angle_deg}, {axis}"
+        )
     x, y, z = axis / n
     a = np.radians(angle_deg)
     c, s = np.cos(a), np.sin(a)
@@ -92,7 +94,7 @@ def unit(v) -> np.ndarray:
 
 
 def frame(origin_lps, x_axis, y_axis) -> np.ndarray:
-    """4x4 ``lps_from_local`` for a frame with ``origin_lps`` and the given x and (approximate) y axes.
+    """4x4 ``lps_from_local`` for a frame at ``origin_lps`` with x and (approximate) y axes.
 
     The y axis is orthogonalised against x; z = x × y.
     """

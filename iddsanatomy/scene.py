@@ -52,8 +52,8 @@ class ClipPlane:
 class SceneState:
     """Everything that decides what the 3D view (and the fluoro panel) shows.
 
-    ``visible`` lists whole-structure ids (bones, soft tissue, spaces); a part id (``L3.lamina.left``)
-    in ``highlighted`` or ``selected`` highlights that part of its bone.
+    ``visible`` lists whole-structure ids (bones, soft tissue, spaces); a part id
+    (``L3.lamina.left``) in ``highlighted`` or ``selected`` highlights that part of its bone.
     """
 
     visible: frozenset[str] = frozenset()

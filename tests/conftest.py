@@ -25,9 +25,7 @@ def _tier(item) -> str:
 
 def pytest_runtest_logreport(report):
     if report.when == "call":
-        tier = getattr(report, "_tier", None) or report.user_properties and dict(
-            report.user_properties
-        ).get("tier")
+        tier = dict(report.user_properties).get("tier")
         _TIER_OUTCOMES[(tier or "core", report.outcome)] += 1
 
 
