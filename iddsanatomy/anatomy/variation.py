@@ -1,0 +1,227 @@
+"""Turn a :class:`~iddsanatomy.anatomy.variant.PatientVariant` into geometry.
+
+The default anatomy is generated once; a variant is applied to it as a chain of cheap stages, so a
+trainee can drag a slider and see the patient change:
+
+1. **pose** (posture/lordosis, scoliosis): one rigid transform per vertebra (``new_from_default``),
+   composed down the chain from the sacrum, which stays on the table. Bones move rigidly with their
+   level; soft tissue that spans levels (dura, cord, ligaments, muscle) follows by linear blend
+   skinning along the spine, with per-vertex weights computed once per anatomy and cached. Skin and
+   subcutaneous fat follow the posture but not a scoliosis: the spine turns under the skin, so
+   the canal's true midline is no longer under the skin's midline (CURRICULUM, "Scoliosis").
+2. **habitus** (BMI): the subcutaneous fat thickens and the skin moves out with it; the deep layers
+   do not change (Bahk 1998, REFERENCE §11b).
+3. **neural** (conus level, dural sac end): the cord/conus/filum and the sac are stretched along
+   the canal so their ends fall at the requested position units.
+4. **surgery and variants** (laminectomy, fusion, skin lesions, 12th rib, transitional vertebra):
+   structures are removed, cut (manifold3d booleans) or added.
+
+Meshes are never modified in place: every stage makes new ``trimesh.Trimesh`` objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from iddsanatomy import geometry
+from iddsanatomy.anatomy.model import Anatomy, Structure
+from iddsanatomy.anatomy.variant import PatientVariant
+
+#: Vertebrae that can move, top to bottom; the sacrum (S1) stays fixed on the table.
+MOBILE_LEVELS = ("T12", "L1", "L2", "L3", "L4", "L5")
+CHAIN = (*MOBILE_LEVELS, "S1")
+#: Structures that lie over the spine and do not turn with a scoliosis.
+SURFACE_IDS = ("skin", "subcutaneous_fat")
+#: Posterior offset of a segment's centre of rotation from the midpoint of the two vertebral
+#: body centres: the instantaneous axis of flexion lies in the posterior disc (REFERENCE §5 [D]).
+AXIS_POSTERIOR_MM = 6.0
+
+
+def sagittal_angle_deg(z_lower, z_upper) -> float:
+    """Lordosis (degrees) between two vertebral z axes: positive when the upper one leans back.
+
+    This is minus the signed angle about +x (patient's left) from ``z_lower`` to ``z_upper``.
+    """
+    u = np.asarray(z_lower, float)[1:]
+    v = np.asarray(z_upper, float)[1:]
+    # 2D vectors in the (y, z) plane; rotation about +x takes (y, z) -> (y cos - z sin, ...).
+    cross_x = u[0] * v[1] - u[1] * v[0]
+    return -float(np.degrees(np.arctan2(cross_x, u @ v)))
+
+
+def segment_angles_deg(lps_from_level: dict[str, np.ndarray]) -> dict[str, float]:
+    """Sagittal angle of each segment (``"L4-L5"``) from the per-level frames."""
+    out = {}
+    for upper, lower in zip(CHAIN[:-1], CHAIN[1:], strict=True):
+        if upper in lps_from_level and lower in lps_from_level:
+            out[f"{upper}-{lower}"] = sagittal_angle_deg(
+                lps_from_level[lower][:3, 2], lps_from_level[upper][:3, 2]
+            )
+    return out
+
+
+def pose_transforms(
+    lps_from_level: dict[str, np.ndarray],
+    delta_lordosis_deg: dict[str, float],
+    scoliosis: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """``new_from_default`` per level for a change of segmental lordosis (and a scoliosis).
+
+    Parameters
+    ----------
+    lps_from_level : dict of (4, 4) float
+        The default anatomy's per-vertebra frames (origin at the body centre).
+    delta_lordosis_deg : dict
+        Extra lordosis per segment (``"L4-L5"``), degrees; negative flexes.
+    scoliosis : dict of (4, 4) float, optional
+        Per-level scoliosis transforms applied after the sagittal pose.
+    """
+    out = {"S1": np.eye(4)}
+    below = "S1"
+    for level in reversed(MOBILE_LEVELS):
+        if level not in lps_from_level:
+            continue
+        seg = f"{level}-{below}"
+        o_up = lps_from_level[level][:3, 3]
+        o_dn = lps_from_level[below][:3, 3] if below in lps_from_level else o_up
+        centre = 0.5 * (o_up + o_dn) + np.array([0.0, AXIS_POSTERIOR_MM, 0.0])
+        # More lordosis leans the upper vertebra back: a rotation about -x (see sagittal_angle_deg).
+        rot = geometry.rotation((-1.0, 0.0, 0.0), delta_lordosis_deg.get(seg, 0.0), centre)
+        out[level] = out[below] @ rot
+        below = level
+    if scoliosis:
+        for level, t in scoliosis.items():
+            if level in out:
+                out[level] = t @ out[level]
+    return out
+
+
+def scoliosis_transforms(
+    variant: PatientVariant, lps_from_level: dict[str, np.ndarray], half_span_levels: float = 2.5
+) -> dict[str, np.ndarray]:
+    """Per-level transforms of a single lumbar curve (translation, coronal tilt, axial rotation).
+
+    The lateral deviation is a half cosine over ``±half_span_levels`` vertebrae around the apex:
+    ``x(s) = A cos(pi s / 2H)``. The end vertebrae tilt by ``atan(A pi / 2H)`` each way, so the Cobb
+    angle between them is ``2 atan(A pi / 2H)``, which fixes ``A``. Axial rotation peaks at the apex
+    (``apical_rotation_deg``) and falls off with the same profile; the vertebral bodies turn towards
+    the convexity and the spinous processes towards the concavity (REFERENCE §14).
+    """
+    if variant.scoliosis_cobb_deg <= 0:
+        return {}
+    apex = lps_from_level[variant.scoliosis_apex][:3, 3]
+    levels = [lv for lv in MOBILE_LEVELS if lv in lps_from_level]
+    spacing = np.mean(
+        [
+            np.linalg.norm(lps_from_level[a][:3, 3] - lps_from_level[b][:3, 3])
+            for a, b in zip(levels[:-1], levels[1:], strict=True)
+        ]
+    )
+    h = half_span_levels * spacing
+    amplitude = (2 * h / np.pi) * np.tan(np.radians(variant.scoliosis_cobb_deg) / 2)
+    convex = -1.0 if variant.scoliosis_side == "right" else 1.0  # patient's right is -x in LPS
+    out = {}
+    for level in levels:
+        origin = lps_from_level[level][:3, 3]
+        s = (origin[2] - apex[2]) / h
+        if abs(s) >= 1:
+            continue
+        phase = np.pi * s / 2
+        dx = convex * amplitude * np.cos(phase)
+        tilt_deg = np.degrees(np.arctan(-convex * amplitude * np.pi / (2 * h) * np.sin(phase)))
+        # Bodies turn to the convexity: the anterior body moves to the convex side.
+        axial_deg = convex * variant.apical_rotation_deg * np.cos(phase)
+        t = geometry.translation((dx, 0, 0))
+        t = t @ geometry.rotation((0, 1, 0), tilt_deg, origin)
+        t = t @ geometry.rotation((0, 0, 1), axial_deg, origin)
+        out[level] = t
+    return out
+
+
+class SpineSkin:
+    """Per-vertex blend weights of a mesh along the spine (computed once, reused per pose).
+
+    Each vertex takes the two vertebral frames that bracket it along z (the default frames'
+    origins) and a linear weight between them; above T12 or below S1 it follows the end frame.
+    """
+
+    def __init__(self, vertices_lps: np.ndarray, lps_from_level: dict[str, np.ndarray]):
+        self.levels = [lv for lv in CHAIN if lv in lps_from_level]
+        z = np.array([lps_from_level[lv][2, 3] for lv in self.levels])  # descending
+        order = np.argsort(z)
+        zs = z[order]
+        v = np.asarray(vertices_lps, float)
+        k = np.clip(np.searchsorted(zs, v[:, 2]) - 1, 0, len(zs) - 2)
+        w = np.clip((v[:, 2] - zs[k]) / (zs[k + 1] - zs[k]), 0.0, 1.0)
+        self.lo = order[k]
+        self.hi = order[k + 1]
+        self.w = w
+
+    def apply(self, vertices_lps: np.ndarray, transforms: dict[str, np.ndarray]) -> np.ndarray:
+        stack = np.stack([transforms.get(lv, np.eye(4)) for lv in self.levels])
+        v = np.asarray(vertices_lps, float)
+        a = np.einsum("nij,nj->ni", stack[self.lo, :3, :3], v) + stack[self.lo, :3, 3]
+        b = np.einsum("nij,nj->ni", stack[self.hi, :3, :3], v) + stack[self.hi, :3, 3]
+        return a + (b - a) * self.w[:, None]
+
+
+def structure_level_frame(structure: Structure) -> str | None:
+    """The vertebra a rigid structure moves with (``L3`` for ``L3`` and its parts), else None."""
+    level = structure.level
+    if structure.tissue in ("bone", "metal") and level in CHAIN:
+        return level
+    return None
+
+
+def moved(structure: Structure, vertices: np.ndarray, faces_from=None) -> Structure:
+    """A copy of ``structure`` whose mesh has new vertices (faces and labels unchanged)."""
+    import trimesh
+
+    mesh = structure.mesh
+    new_mesh = trimesh.Trimesh(vertices=vertices, faces=mesh.faces, process=False)
+    return replace(structure, mesh=new_mesh, coarse=None)
+
+
+def _is_identity(t: np.ndarray) -> bool:
+    return bool(np.allclose(t, np.eye(4)))
+
+
+def repose(base: Anatomy, transforms: dict[str, np.ndarray], cache: dict) -> Anatomy:
+    """Apply per-level ``new_from_default`` transforms to every structure of ``base``."""
+    out: dict[str, Structure] = {}
+    for sid, s in base.structures.items():
+        if not s.ok:
+            out[sid] = s
+            continue
+        rigid = structure_level_frame(s)
+        if rigid is not None:
+            t = transforms.get(rigid, np.eye(4))
+            out[sid] = s if _is_identity(t) else _rigid(s, t)
+            continue
+        key = (sid, "skin")
+        if key not in cache:
+            cache[key] = SpineSkin(s.mesh.vertices, base.lps_from_level)
+        out[sid] = moved(s, cache[key].apply(s.mesh.vertices, transforms))
+    frames = {lv: transforms.get(lv, np.eye(4)) @ f for lv, f in base.lps_from_level.items()}
+    landmarks = {}
+    for name, p in base.landmarks_lps.items():
+        level = name.split(".", 1)[0]
+        t = transforms.get(level)
+        landmarks[name] = geometry.apply(t, p) if t is not None else p
+    return Anatomy(out, landmarks, frames, base.variant, dict(base.info))
+
+
+def _rigid(s: Structure, t: np.ndarray) -> Structure:
+    import trimesh
+
+    mesh = trimesh.Trimesh(
+        vertices=geometry.apply(t, s.mesh.vertices), faces=s.mesh.faces, process=False
+    )
+    coarse = None
+    if s.coarse is not None:
+        coarse = trimesh.Trimesh(
+            vertices=geometry.apply(t, s.coarse.vertices), faces=s.coarse.faces, process=False
+        )
+    return replace(s, mesh=mesh, coarse=coarse)
