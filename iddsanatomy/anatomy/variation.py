@@ -21,6 +21,7 @@ Meshes are never modified in place: every stage makes new ``trimesh.Trimesh`` ob
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -54,7 +55,7 @@ def sagittal_angle_deg(z_lower, z_upper) -> float:
 def segment_angles_deg(lps_from_level: dict[str, np.ndarray]) -> dict[str, float]:
     """Sagittal angle of each segment (``"L4-L5"``) from the per-level frames."""
     out = {}
-    for upper, lower in zip(CHAIN[:-1], CHAIN[1:], strict=True):
+    for upper, lower in itertools.pairwise(CHAIN):
         if upper in lps_from_level and lower in lps_from_level:
             out[f"{upper}-{lower}"] = sagittal_angle_deg(
                 lps_from_level[lower][:3, 2], lps_from_level[upper][:3, 2]
@@ -116,7 +117,7 @@ def scoliosis_transforms(
     spacing = np.mean(
         [
             np.linalg.norm(lps_from_level[a][:3, 3] - lps_from_level[b][:3, 3])
-            for a, b in zip(levels[:-1], levels[1:], strict=True)
+            for a, b in itertools.pairwise(levels)
         ]
     )
     h = half_span_levels * spacing
