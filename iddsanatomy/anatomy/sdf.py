@@ -311,15 +311,24 @@ class PartModel:
     ----------
     parts : dict[str, callable]
         Each (n, 3) mm -> (n,) signed distance of one anatomical part.
-    combine : callable
+    combine : callable, optional
         dict[str, (n,) array] -> (n,) array: the whole bone's field from its parts (smooth
-        unions, cuts). Parts are evaluated once per point and shared by ``combine``.
+        unions). Parts are evaluated once per point and shared by ``combine``.
+    cut : callable, optional
+        (n, 3) mm -> (n,) field of material removed from the whole (canals, foramina), subtracted
+        with a fillet of ``cut_radius`` mm.
+    whole : callable, optional
+        (n, 3) mm -> (n,) field of the whole bone, used instead of ``combine``/``cut`` when the
+        blend is not a function of the part values alone.
     """
 
-    def __init__(self, parts: dict[str, Field], combine):
+    def __init__(self, parts: dict[str, Field], combine=None, cut=None, cut_radius=1.0, whole=None):
         self.parts = parts
         self.names = tuple(parts)
         self.combine = combine
+        self.cut = cut
+        self.cut_radius = cut_radius
+        self.whole = whole
 
     def part_values(self, p: np.ndarray) -> dict[str, np.ndarray]:
         """Every part's distance at points ``p`` ((n, 3) mm)."""
@@ -327,7 +336,12 @@ class PartModel:
 
     def field(self, p: np.ndarray) -> np.ndarray:
         """The whole solid's signed distance at ``p`` ((n, 3) mm)."""
-        return self.combine(self.part_values(p))
+        if self.whole is not None:
+            return self.whole(p)
+        out = self.combine(self.part_values(p))
+        if self.cut is not None:
+            out = smooth_difference(out, self.cut(p), self.cut_radius)
+        return out
 
     def labels(self, p: np.ndarray) -> np.ndarray:
         """Index (into ``names``) of the nearest part at each point ((n,) int)."""

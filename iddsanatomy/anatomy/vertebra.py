@@ -296,13 +296,7 @@ def vertebra_model(
     def canal(p):
         return sdf.ellipse2(p[:, 0], p[:, 1] - canal_cy, pr.canal_width / 2, pr.canal_depth / 2)
 
-    def combine_cut(v, p=None):
-        return combine(v)
-
-    model = sdf.PartModel(parts, combine)
-    model.canal = canal
-    base_field = model.field
-    model.field = lambda p: sdf.smooth_difference(base_field(p), canal(p), 1.0)
+    model = sdf.PartModel(parts, combine, cut=canal, cut_radius=1.0)
     return model, lay
 
 
