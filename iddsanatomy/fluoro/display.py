@@ -1,0 +1,120 @@
+"""Fluoroscopy windowing and overlays: from a DRR to the picture on the C-arm monitor.
+
+A C-arm monitor shows the detector signal log-compressed, bone dark on a light background, with
+edge enhancement (an unsharp mask) that makes cortical margins crisp. :func:`window` does that;
+:func:`overlay` draws labels and a projected needle path with Pillow. No Qt here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    """Display window on the line integral Σ (dimensionless): Σ ≤ low is white, ≥ high black."""
+
+    low: float
+    high: float
+
+
+def auto_window(sigma: np.ndarray, low_pct: float = 2.0, high_pct: float = 99.5) -> Window:
+    """A window from percentiles of Σ in the central 60 % of the field, as a C-arm's automatic
+    brightness control measures in the middle of the image (air at the edges is ignored)."""
+    n0, n1 = sigma.shape
+    core = sigma[int(0.2 * n0) : int(0.8 * n0), int(0.2 * n1) : int(0.8 * n1)]
+    lo, hi = np.percentile(core, [low_pct, high_pct])
+    if not hi > lo:
+        hi = lo + 1.0
+    return Window(float(lo), float(hi))
+
+
+def _blur(a: np.ndarray, sigma_px: float) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(a, sigma_px, mode="nearest")
+
+
+def window(
+    sigma: np.ndarray,
+    win: Window | None = None,
+    invert: bool = False,
+    enhance: float = 0.8,
+    enhance_px: float | None = None,
+    compress: float = 0.8,
+    gamma: float = 1.4,
+) -> np.ndarray:
+    """The monitor picture ((N, N) uint8) of a line-integral image Σ.
+
+    Parameters
+    ----------
+    sigma : (N, N) float
+        ``−log(I/I0)``, as from :func:`iddsanatomy.fluoro.drr.line_integral`.
+    win : Window, optional
+        Default: :func:`auto_window` (after enhancement).
+    invert : bool
+        False: bone dark on light (as on the monitor); True: bone white ("negative").
+    enhance : float
+        Unsharp-mask gain on Σ; 0 switches it off.
+    enhance_px : float, optional
+        Blur radius of the unsharp mask in pixels (default N / 128, at least 1.5).
+    compress : float
+        Dynamic-range compression: this share of the very smooth part of Σ (blur radius N / 8:
+        body thickness, not bone) is removed, as fluoroscopy image processing does, so that a
+        lateral through 30 cm of trunk and an AP both fill the grey scale.
+    gamma : float
+        Display gamma applied to the windowed value.
+    """
+    s = np.asarray(sigma, dtype=np.float32)
+    if compress > 0:
+        s = s - compress * _blur(s, s.shape[0] / 8)
+    if enhance > 0:
+        r = enhance_px if enhance_px is not None else max(1.5, s.shape[0] / 128)
+        s = s + enhance * (s - _blur(s, r))
+    w = win if win is not None else auto_window(s)
+    g = np.clip((w.high - s) / (w.high - w.low), 0.0, 1.0)  # 1 = white (little attenuation)
+    if gamma != 1.0:
+        g = g**gamma
+    if invert:
+        g = 1.0 - g
+    return (g * 255.0 + 0.5).astype(np.uint8)
+
+
+def overlay(
+    picture: np.ndarray,
+    labels: Mapping[str, tuple[float, float]] | None = None,
+    paths: Sequence[np.ndarray] = (),
+    colour=(255, 200, 0),
+    path_colour=(0, 200, 255),
+    scale: float = 1.0,
+) -> np.ndarray:
+    """An RGB copy ((N, N, 3) uint8) of ``picture`` with labels and polylines drawn on it.
+
+    ``labels`` maps text to pixel (col, row); ``paths`` are (k, 2) pixel polylines (a projected
+    needle). Points outside the image are skipped.
+    """
+    from PIL import Image, ImageDraw
+
+    img = Image.fromarray(picture).convert("RGB")
+    draw = ImageDraw.Draw(img)
+    n = picture.shape[0]
+    for path in paths:
+        p = np.asarray(path, dtype=float)
+        p = p[np.all(np.isfinite(p), axis=1)]
+        if len(p) >= 2:
+            draw.line([tuple(q) for q in p], fill=path_colour, width=max(1, round(2 * scale)))
+    for text, (c, r) in (labels or {}).items():
+        if not (np.isfinite(c) and np.isfinite(r)) or not (0 <= c < n and 0 <= r < n):
+            continue
+        draw.text((c + 4, r - 6), text, fill=colour)
+    return np.asarray(img)
+
+
+def save_png(picture: np.ndarray, path) -> None:
+    """Write a uint8 grey or RGB picture to ``path`` as PNG."""
+    from PIL import Image
+
+    Image.fromarray(picture).save(path)

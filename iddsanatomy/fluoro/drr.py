@@ -1,0 +1,489 @@
+"""Fast digitally reconstructed radiographs (DRR) by signed-depth accumulation on the GPU.
+
+Method
+------
+For a closed surface with outward normals, the length of a ray inside it is the sum over the
+ray's crossings of the surface of ``+t`` where it leaves (back face) and ``−t`` where it enters
+(front face), ``t`` the distance from the source. So the attenuation line integral
+``Σ = ∫ μ dt`` of a scene of nested closed surfaces, each carrying the *difference* ``Δμ`` between
+its tissue and the tissue around it, is obtained by drawing every triangle once with additive
+blending into one float32 image, no depth test, no culling, each fragment adding
+``±Δμ·(t − t_ref)``. (``t_ref``, the source-to-centre distance, cancels because entries and exits
+pair up; it keeps float32 values small and precise.) The detector then records Beer–Lambert
+``I = I0·exp(−Σ)``.
+
+The scene of a patient:
+
+* a **body** of soft tissue (water) around everything (:func:`body_mesh`), because the skin of
+  the model covers the back only;
+* every closed structure with ``μ(tissue) − μ(container)``: bones cortical; each bone again,
+  its surface moved inwards by :data:`~iddsanatomy.fluoro.attenuation.CORTEX_MM`, with
+  ``μ_cancellous − μ_cortical`` so that cortical rims (pedicle "eyes", endplates) are brighter
+  than the medulla; CSF within the dura, neural tissue within the CSF;
+* dynamic extras (the needle, as metal) uploaded per shot.
+
+OpenGL runs through moderngl on a standalone EGL context (Mesa llvmpipe works headless); one
+context per process, created on first use. Meshes are uploaded once per anatomy; a new pose only
+re-renders.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from iddsanatomy.errors import IddsError
+from iddsanatomy.fluoro import attenuation as att
+from iddsanatomy.fluoro.pose import CArmPose
+
+if TYPE_CHECKING:  # pragma: no cover
+    import trimesh
+
+    from iddsanatomy.anatomy.model import Anatomy
+
+
+class RenderUnavailableError(IddsError):
+    """No OpenGL context could be made for the DRR (no EGL / Mesa on this machine)."""
+
+
+#: The tissue a structure of a given tissue is taken to lie in (for Δμ). Anything else lies in
+#: the soft-tissue body.
+CONTAINER: dict[str, str] = {"csf": "dura", "neural": "csf"}
+
+#: Body AP thickness and width (mm) around the lumbar spine of an average adult, prone: a
+#: teaching approximation (an ellipse-like torso section about 23 × 33 cm).
+BODY_DEPTH_MM = 230.0
+BODY_WIDTH_MM = 330.0
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One closed surface of the DRR scene with its attenuation step.
+
+    Attributes
+    ----------
+    name : str
+    vertices : (n, 3) float64, mm, LPS
+    faces : (m, 3) int, outward (counter-clockwise seen from outside)
+    dmu : float, 1/mm
+        μ inside minus μ of what surrounds it.
+    """
+
+    name: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    dmu: float
+
+
+# --- building the scene --------------------------------------------------------------------
+
+
+def inward_offset(mesh: trimesh.Trimesh, depth_mm: float) -> np.ndarray:
+    """Vertices of ``mesh`` moved ``depth_mm`` inwards along the (area-weighted) vertex normals."""
+    return np.asarray(mesh.vertices) - np.asarray(mesh.vertex_normals) * depth_mm
+
+
+def body_mesh(anatomy: Anatomy | None, bounds_lps: np.ndarray | None = None) -> trimesh.Trimesh:
+    """A closed soft-tissue torso around the anatomy (LPS mm).
+
+    A superellipse cylinder (exponent 2.5: flatter back and belly than an ellipse) along z.
+    Its back is at the skin: the largest y of the ``skin`` mesh near the midline, or 35 mm behind
+    the spinous tips when there is no skin; its depth and width are :data:`BODY_DEPTH_MM` and
+    :data:`BODY_WIDTH_MM`, widened to enclose every structure. It runs 150 mm beyond the anatomy
+    at both ends so its caps stay out of the field.
+    """
+    import trimesh
+
+    if bounds_lps is None:
+        meshes = list(anatomy.closed_meshes().values()) if anatomy is not None else []
+        if not meshes:
+            bounds_lps = np.array([[-50.0, -60.0, -100.0], [50.0, 60.0, 100.0]])
+        else:
+            allv = np.vstack([m.bounds for m in meshes])
+            bounds_lps = np.array([allv.min(axis=0), allv.max(axis=0)])
+    lo, hi = np.asarray(bounds_lps, dtype=float)
+    back = None
+    if anatomy is not None and "skin" in anatomy.structures and anatomy["skin"].ok:
+        v = np.asarray(anatomy["skin"].mesh.vertices)
+        near = v[np.abs(v[:, 0]) < 30.0]
+        if len(near):
+            back = float(near[:, 1].max())
+    if back is None:
+        back = float(hi[1]) + 5.0
+    front = min(back - BODY_DEPTH_MM, float(lo[1]) - 30.0)
+    half_w = max(BODY_WIDTH_MM / 2, float(np.abs([lo[0], hi[0]]).max()) + 30.0)
+    cy, ry = (back + front) / 2, (back - front) / 2
+    n = 96
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    p = 2.5
+    cx_ = np.sign(np.cos(a)) * np.abs(np.cos(a)) ** (2 / p) * half_w
+    cy_ = cy + np.sign(np.sin(a)) * np.abs(np.sin(a)) ** (2 / p) * ry
+    z0, z1 = float(lo[2]) - 150.0, float(hi[2]) + 150.0
+    ring0 = np.c_[cx_, cy_, np.full(n, z0)]
+    ring1 = np.c_[cx_, cy_, np.full(n, z1)]
+    verts = np.vstack([ring0, ring1, [[0, cy, z0], [0, cy, z1]]])
+    faces = []
+    for i in range(n):
+        j = (i + 1) % n
+        faces += [[i, j, n + j], [i, n + j, n + i], [2 * n, j, i], [2 * n + 1, n + i, n + j]]
+    mesh = trimesh.Trimesh(verts, np.array(faces), process=False)
+    if mesh.volume < 0:
+        mesh.invert()
+    return mesh
+
+
+def anatomy_layers(anatomy: Anatomy, cortex_mm: float = att.CORTEX_MM) -> list[Layer]:
+    """The DRR scene of an anatomy: body, structures with Δμ, cancellous cores of the bones.
+
+    ``region`` structures (named spaces) carry no matter and are left out; so is a skin that is
+    not closed (the body stands for it).
+    """
+    layers = [_layer("body", body_mesh(anatomy), att.MU_PER_MM["soft"])]
+    for sid, mesh in anatomy.closed_meshes().items():
+        tissue = anatomy[sid].tissue
+        if tissue == "region":
+            continue
+        container = CONTAINER.get(tissue, "soft")
+        dmu = att.mu_of(tissue) - att.mu_of(container)
+        if dmu == 0.0:
+            continue
+        layers.append(_layer(sid, mesh, dmu))
+        if tissue == "bone" and cortex_mm > 0:
+            layers.append(
+                Layer(
+                    f"{sid}.cancellous",
+                    inward_offset(mesh, cortex_mm),
+                    np.asarray(mesh.faces),
+                    att.MU_CANCELLOUS - att.MU_CORTICAL,
+                )
+            )
+    return layers
+
+
+def _layer(name: str, mesh: trimesh.Trimesh, dmu: float) -> Layer:
+    return Layer(name, np.asarray(mesh.vertices, dtype=float), np.asarray(mesh.faces), float(dmu))
+
+
+def mesh_layer(name: str, mesh: trimesh.Trimesh, tissue: str, around: str = "soft") -> Layer:
+    """A layer for a closed mesh of ``tissue`` lying in ``around`` (e.g. a needle: ``metal``)."""
+    return _layer(name, mesh, att.mu_of(tissue) - att.mu_of(around))
+
+
+def needle_layer(tip_lps, hub_lps, diameter_mm: float = 1.47) -> Layer:
+    """A steel needle shaft from ``hub_lps`` to ``tip_lps`` as a closed cylinder layer.
+
+    The default diameter is a 17 G Tuohy's outer diameter (1.47 mm, ISO 9626 nominal).
+    """
+    import trimesh
+
+    tip = np.asarray(tip_lps, dtype=float)
+    hub = np.asarray(hub_lps, dtype=float)
+    mesh = trimesh.creation.cylinder(
+        radius=diameter_mm / 2, segment=np.stack([hub, tip]), sections=12
+    )
+    return mesh_layer("needle", mesh, "metal")
+
+
+# --- the GL renderer -----------------------------------------------------------------------
+
+_VERTEX = """
+#version 330
+uniform mat4 clip_from_lps;
+uniform vec3 source;
+in vec3 in_pos;
+in float in_mu;
+out vec3 rel;
+out float mu;
+void main() {
+    rel = in_pos - source;
+    mu = in_mu;
+    gl_Position = clip_from_lps * vec4(in_pos, 1.0);
+}
+"""
+
+_FRAGMENT = """
+#version 330
+uniform float tref;
+uniform float front_sign;
+in vec3 rel;
+in float mu;
+out float value;
+void main() {
+    // entering a closed surface subtracts, leaving adds: the sum is mu x path length.
+    value = (gl_FrontFacing ? front_sign : -front_sign) * mu * (length(rel) - tref);
+}
+"""
+
+_NEAR_MM, _FAR_MM = 1.0, 20000.0
+
+
+def clip_from_lps(pose: CArmPose) -> np.ndarray:
+    """4x4 OpenGL clip-space matrix whose viewport mapping puts pixel (col, row) centres at
+    window (col + ½, N − row − ½): the image read back bottom-up and flipped is ``image[row, col]``.
+    """
+    p = pose.pixel_from_lps()
+    n = pose.pixels
+    w = p[2]
+    m = np.zeros((4, 4))
+    m[0] = (2.0 / n) * p[0] + (1.0 / n - 1.0) * w
+    m[1] = (1.0 - 1.0 / n) * w - (2.0 / n) * p[1]
+    f, ne = _FAR_MM, _NEAR_MM
+    m[2] = (f + ne) / (f - ne) * w
+    m[2, 3] -= 2 * f * ne / (f - ne)
+    m[3] = w
+    return m
+
+
+class _Scene:
+    """GPU buffers of a set of layers (one interleaved vertex buffer, one index buffer)."""
+
+    def __init__(self, ctx, prog, layers: Sequence[Layer], dynamic: bool = False):
+        self.ctx = ctx
+        self.n_triangles = 0
+        self.vao = None
+        self.buffers = []
+        if not layers:
+            return
+        verts, idx, off = [], [], 0
+        for layer in layers:
+            v = np.asarray(layer.vertices, dtype=np.float32)
+            f = np.asarray(layer.faces, dtype=np.int64)
+            verts.append(np.c_[v, np.full(len(v), layer.dmu, dtype=np.float32)])
+            idx.append((f + off).astype(np.uint32))
+            off += len(v)
+        vdata = np.ascontiguousarray(np.vstack(verts), dtype=np.float32)
+        idata = np.ascontiguousarray(np.vstack(idx), dtype=np.uint32)
+        self.n_triangles = len(idata)
+        vbo = ctx.buffer(vdata.tobytes())
+        ibo = ctx.buffer(idata.tobytes())
+        self.buffers = [vbo, ibo]
+        self.vao = ctx.vertex_array(prog, [(vbo, "3f 1f", "in_pos", "in_mu")], ibo)
+
+    def draw(self):
+        if self.vao is not None:
+            self.vao.render()
+
+    def release(self):
+        if self.vao is not None:
+            self.vao.release()
+        for b in self.buffers:
+            b.release()
+        self.vao, self.buffers = None, []
+
+
+class DrrRenderer:
+    """Renders line-integral images of layer scenes. One per process: see :func:`renderer`."""
+
+    def __init__(self):
+        try:
+            import moderngl
+
+            self.ctx = moderngl.create_context(standalone=True, backend="egl")
+        except Exception as exc:  # moderngl raises bare Exceptions for missing EGL/drivers
+            raise RenderUnavailableError(
+                "cannot create an OpenGL context for the fluoroscopy renderer "
+                f"(moderngl, EGL backend): {exc}. On Debian/Ubuntu install libegl1 and "
+                "libgl1-mesa-dri."
+            ) from exc
+        self.prog = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
+        self._fbos: dict[int, object] = {}
+        self._scenes: OrderedDict[object, _Scene] = OrderedDict()
+        self.lock = threading.RLock()
+        # Whether GL's front faces are the triangles whose outward normal faces the source; the
+        # clip matrix flips y (rows top-down), so find out once from a known triangle.
+        self.prog["front_sign"].value = -1.0
+        self.front_sign = -1.0
+        self._calibrate()
+
+    @property
+    def renderer_name(self) -> str:
+        return self.ctx.info.get("GL_RENDERER", "?")
+
+    def _fbo(self, n: int):
+        fbo = self._fbos.get(n)
+        if fbo is None:
+            tex = self.ctx.renderbuffer((n, n), components=1, dtype="f4")
+            fbo = self.ctx.framebuffer(color_attachments=[tex])
+            self._fbos[n] = fbo
+        return fbo
+
+    def _calibrate(self):
+        # A triangle 100 mm beyond the isocentre whose normal faces the source is an entry: it
+        # must add a negative value (t - tref = 100 > 0). The clip matrix flips y (rows run
+        # top-down), so which GL face is "front" is found once, here, rather than reasoned.
+        pose = CArmPose(pixels=8)
+        v = np.array([[-50, 100.0, -50], [50, 100.0, -50], [0, 100.0, 60.0]])
+        f = np.array([[0, 1, 2]])
+        if np.cross(v[1] - v[0], v[2] - v[0]) @ pose.beam_direction > 0:
+            f = f[:, ::-1]
+        scene = _Scene(self.ctx, self.prog, [Layer("calibration", v, f, 1.0)])
+        centre = float(self._draw(pose, [scene])[3:5, 3:5].mean())
+        scene.release()
+        if centre == 0.0:
+            raise RenderUnavailableError("the OpenGL context drew nothing (calibration)")
+        if centre > 0:
+            self.front_sign = -self.front_sign
+
+    def scene(self, key, layers_fn) -> _Scene:
+        """The cached GPU scene for ``key``, built with ``layers_fn()`` the first time."""
+        with self.lock:
+            s = self._scenes.get(key)
+            if s is None:
+                s = _Scene(self.ctx, self.prog, layers_fn())
+                self._scenes[key] = s
+                while len(self._scenes) > 6:
+                    _, old = self._scenes.popitem(last=False)
+                    old.release()
+            else:
+                self._scenes.move_to_end(key)
+            return s
+
+    def forget(self, key):
+        with self.lock:
+            s = self._scenes.pop(key, None)
+            if s is not None:
+                s.release()
+
+    def _draw(self, pose: CArmPose, scenes: Iterable[_Scene]) -> np.ndarray:
+        import moderngl
+
+        n = pose.pixels
+        fbo = self._fbo(n)
+        fbo.use()
+        self.ctx.viewport = (0, 0, n, n)
+        fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self.ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        self.ctx.enable(moderngl.BLEND)
+        self.ctx.blend_func = moderngl.ONE, moderngl.ONE
+        self.ctx.blend_equation = moderngl.FUNC_ADD
+        self.prog["clip_from_lps"].write(clip_from_lps(pose).T.astype("f4").tobytes())
+        self.prog["source"].value = tuple(float(x) for x in pose.source_lps)
+        self.prog["tref"].value = float(pose.source_to_centre_mm)
+        self.prog["front_sign"].value = self.front_sign
+        for s in scenes:
+            s.draw()
+        raw = fbo.read(components=1, dtype="f4")
+        img = np.frombuffer(raw, dtype=np.float32).reshape(n, n)
+        return img[::-1].copy()
+
+    def render(self, pose: CArmPose, scene: _Scene, extra: Sequence[Layer] = ()) -> np.ndarray:
+        """Line integral Σ = ∫μ dt ((N, N) float32, dimensionless) for ``pose``."""
+        with self.lock:
+            scenes = [scene]
+            dyn = _Scene(self.ctx, self.prog, list(extra)) if extra else None
+            if dyn is not None:
+                scenes.append(dyn)
+            try:
+                return self._draw(pose, scenes)
+            finally:
+                if dyn is not None:
+                    dyn.release()
+
+
+_RENDERER: DrrRenderer | None = None
+_RENDERER_LOCK = threading.Lock()
+
+
+def renderer() -> DrrRenderer:
+    """The process's DRR renderer (created on first use; raises RenderUnavailableError)."""
+    global _RENDERER
+    with _RENDERER_LOCK:
+        if _RENDERER is None:
+            _RENDERER = DrrRenderer()
+        return _RENDERER
+
+
+def _anatomy_key(anatomy: Anatomy, cortex_mm: float):
+    # Keyed on the object and on the identity of its meshes, so that a re-posed anatomy (new
+    # mesh objects) is rebuilt; the weakref finaliser frees the GPU buffers when it goes.
+    meshes = anatomy.closed_meshes()
+    key = (id(anatomy), cortex_mm, tuple((k, id(m)) for k, m in meshes.items()))
+    if not getattr(anatomy, "_drr_finaliser", None):
+        try:
+            r = renderer()
+            fin = weakref.finalize(anatomy, _forget_all, r, id(anatomy))
+            anatomy.__dict__["_drr_finaliser"] = fin
+        except TypeError:  # not weak-referenceable: keep it in the LRU only
+            pass
+    return key
+
+
+def _forget_all(r: DrrRenderer, anatomy_id: int):
+    with r.lock:
+        for key in [k for k in r._scenes if isinstance(k, tuple) and k[0] == anatomy_id]:
+            r.forget(key)
+
+
+def line_integral(
+    anatomy: Anatomy | None,
+    pose: CArmPose,
+    extra: Sequence[Layer] = (),
+    layers: Sequence[Layer] | None = None,
+    cortex_mm: float = att.CORTEX_MM,
+) -> np.ndarray:
+    """The attenuation line integral Σ ((N, N) float32) of ``anatomy`` (or ``layers``) for ``pose``.
+
+    Parameters
+    ----------
+    anatomy : Anatomy or None
+        Its scene (:func:`anatomy_layers`) is uploaded once and cached.
+    pose : CArmPose
+    extra : sequence of Layer
+        Dynamic layers for this shot only (the needle).
+    layers : sequence of Layer, optional
+        An explicit scene instead of an anatomy (phantoms, tests); not cached.
+    """
+    r = renderer()
+    if layers is not None:
+        with r.lock:
+            s = _Scene(r.ctx, r.prog, list(layers))
+            try:
+                return r.render(pose, s, extra)
+            finally:
+                s.release()
+    if anatomy is None:
+        raise IddsError("line_integral needs an anatomy or explicit layers")
+    key = _anatomy_key(anatomy, cortex_mm)
+    scene = r.scene(key, lambda: anatomy_layers(anatomy, cortex_mm))
+    return r.render(pose, scene, extra)
+
+
+def render_drr(
+    anatomy: Anatomy | None,
+    pose: CArmPose,
+    needle=None,
+    extra: Sequence[Layer] = (),
+    layers: Sequence[Layer] | None = None,
+    i0: float = 1.0,
+) -> np.ndarray:
+    """The detector image ``I = I0·exp(−Σ)`` ((N, N) float32) of ``anatomy`` seen from ``pose``.
+
+    ``needle`` is anything with ``tip_lps`` and ``hub_lps`` (and optionally ``diameter_mm``), or a
+    ``(tip_lps, hub_lps)`` pair; it is drawn as steel.
+    """
+    extra = list(extra)
+    nl = needle_layer_from(needle)
+    if nl is not None:
+        extra.append(nl)
+    sigma = line_integral(anatomy, pose, extra=extra, layers=layers)
+    return (i0 * np.exp(-sigma.astype(np.float64))).astype(np.float32)
+
+
+def needle_layer_from(needle) -> Layer | None:
+    """A needle layer from a NeedlePose-like object or a (tip, hub) pair; None if no needle."""
+    if needle is None:
+        return None
+    if isinstance(needle, tuple | list) and len(needle) == 2:
+        return needle_layer(needle[0], needle[1])
+    tip = getattr(needle, "tip_lps", None)
+    hub = getattr(needle, "hub_lps", None)
+    if tip is None or hub is None:
+        return None
+    d = getattr(needle, "diameter_mm", None) or getattr(needle, "outer_diameter_mm", None)
+    return needle_layer(tip, hub, float(d)) if d else needle_layer(tip, hub)
