@@ -1,0 +1,292 @@
+"""LessonRunner: steps through a lesson and sets the scene. Core only (no GUI).
+
+The scene of step *k* is a pure function of the lesson: the start scene, then every step's
+``scene`` up to *k* folded in order (a field a step leaves out keeps its previous value; a step
+with ``reset: true`` starts again from the start scene). Applying a step only *assigns* the
+resulting values to :class:`~iddsanatomy.scene.SceneState` fields, so step *k* always gives the
+same scene however the trainee got there (next, back or a jump).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields as dc_fields
+from pathlib import Path
+from typing import Any
+
+from psygnal import Signal, SignalGroup
+
+from iddsanatomy.errors import LessonError
+from iddsanatomy.lessons import names
+from iddsanatomy.lessons.scene_spec import SceneSpec
+from iddsanatomy.scene import Camera, ClipPlane, SceneState
+
+#: The SceneState fields a lesson sets at every step (all of them but ``catheter``).
+CONTROLLED = (
+    "visible",
+    "highlighted",
+    "selected",
+    "opacity",
+    "labels",
+    "camera",
+    "clip",
+    "variant",
+    "carm",
+    "fluoro_open",
+    "needle",
+    "needle_mode",
+    "message",
+)
+
+_DEFAULT = object()
+
+
+def default_scene() -> dict[str, Any]:
+    """The values of a fresh :class:`SceneState` for the fields a lesson controls."""
+    fresh = SceneState()
+    return {f.name: getattr(fresh, f.name) for f in dc_fields(SceneState) if f.name in CONTROLLED}
+
+
+class _Refs:
+    """Expands structure references with a catalog (or passes exact ids through without one)."""
+
+    def __init__(self, catalog, groups):
+        self.catalog = catalog
+        self.groups = groups
+
+    def __call__(self, refs) -> list[str]:
+        if self.catalog is None:
+            out: list[str] = []
+            for r in refs:
+                if r.startswith("@") and r[1:] in self.groups:
+                    out.extend(self(self.groups[r[1:]]))
+                elif not r.startswith("@") and not any(c in r for c in "*?["):
+                    out.append(r)
+            return list(dict.fromkeys(out))
+        return self.catalog.expand(refs, self.groups)
+
+
+def apply_spec(prev: dict[str, Any], spec: SceneSpec, refs) -> dict[str, Any]:
+    """The scene after ``spec``: fields ``spec`` sets replace (or merge into) ``prev``'s."""
+    s = dict(prev)
+    given = spec.model_fields_set
+    if "camera" in given:
+        c = spec.camera
+        s["camera"] = (
+            Camera()
+            if c is None
+            else Camera(
+                view=c.view,
+                position_lps=c.position_lps,
+                focal_point_lps=c.focal_point_lps,
+                up=c.up,
+                zoom=c.zoom,
+                focus=refs([c.focus])[0] if c.focus else None,
+            )
+        )
+    if "visible" in given:
+        s["visible"] = frozenset(refs(spec.visible or []))
+    if spec.show:
+        s["visible"] = s["visible"] | frozenset(refs(spec.show))
+    if spec.hide:
+        s["visible"] = s["visible"] - frozenset(refs(spec.hide))
+    if "highlight" in given:
+        s["highlighted"] = frozenset(refs(spec.highlight or []))
+    if "select" in given:
+        s["selected"] = refs([spec.select])[0] if spec.select else None
+    if "opacity" in given:
+        if spec.opacity is None:
+            s["opacity"] = {}
+        else:
+            merged = dict(s["opacity"])
+            for ref, value in spec.opacity.items():
+                for sid in refs([ref]):
+                    merged[sid] = float(value)
+            s["opacity"] = merged
+    if "labels" in given:
+        s["labels"] = frozenset(spec.labels or [])
+    if "clip" in given:
+        c = spec.clip
+        s["clip"] = (
+            None
+            if c is None
+            else ClipPlane(origin_lps=c.origin_lps, normal=c.plane_normal(), kind=c.kind)
+        )
+    if "variant" in given:
+        s["variant"] = spec.variant.build() if spec.variant is not None else None
+    if "carm" in given:
+        s["carm"] = spec.carm.build() if spec.carm is not None else None
+    if "fluoro_open" in given:
+        s["fluoro_open"] = bool(spec.fluoro_open)
+    if "needle" in given:
+        if spec.needle is None:
+            s["needle"], s["needle_mode"] = None, "off"
+        elif spec.needle == "trainee":
+            s["needle"], s["needle_mode"] = None, "trainee"
+        else:
+            s["needle"], s["needle_mode"] = spec.needle.build(), "fixed"
+    if "message" in given:
+        s["message"] = spec.message or ""
+    return s
+
+
+class RunnerEvents(SignalGroup):
+    """``step_changed(index, step)``, ``finished()``, ``reloaded()``."""
+
+    step_changed = Signal(int, object)
+    finished = Signal()
+    reloaded = Signal()
+
+
+class LessonRunner:
+    """Runs one lesson against a :class:`SceneState`.
+
+    Parameters
+    ----------
+    lesson : Lesson
+        A validated lesson (see :func:`iddsanatomy.lessons.loader.load_lesson`).
+    state : SceneState, optional
+        The scene to drive; a fresh one by default.
+    catalog : StructureCatalog or None, optional
+        Expands patterns and groups (``L*.pedicle.*``, ``@bone``) to ids. Default: the shipped
+        manifest's. The app passes the catalog of the anatomy it has loaded.
+    path : Path, optional
+        The lesson's file, for :meth:`reload`.
+    """
+
+    def __init__(
+        self,
+        lesson,
+        state: SceneState | None = None,
+        catalog: Any = _DEFAULT,
+        path: str | Path | None = None,
+    ):
+        self.state = state if state is not None else SceneState()
+        self.catalog = names.default_catalog() if catalog is _DEFAULT else catalog
+        self.path = Path(path) if path is not None else None
+        self.events = RunnerEvents()
+        self.index = -1
+        self.visited: set[int] = set()
+        self._set_lesson(lesson)
+
+    @classmethod
+    def load(cls, path: str | Path, state: SceneState | None = None, catalog: Any = _DEFAULT):
+        """Load the lesson at ``path`` (raises :class:`LessonLoadError`) and make a runner."""
+        from iddsanatomy.lessons.loader import load_lesson
+
+        cat = names.default_catalog() if catalog is _DEFAULT else catalog
+        return cls(load_lesson(path, cat), state, cat, path)
+
+    def _set_lesson(self, lesson) -> None:
+        self.lesson = lesson
+        refs = _Refs(self.catalog, lesson.groups)
+        start = apply_spec(default_scene(), lesson.start_scene, refs)
+        self._scenes: list[dict[str, Any]] = []
+        prev = start
+        for step in lesson.steps:
+            base = start if step.reset else prev
+            prev = apply_spec(base, step.scene, refs)
+            self._scenes.append(prev)
+        self._start = start
+        self._refs = refs
+
+    # --- queries ------------------------------------------------------------------------------
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.lesson.steps)
+
+    @property
+    def step(self):
+        """The current :class:`~iddsanatomy.lessons.schema.Step`, or ``None`` before start."""
+        return self.lesson.steps[self.index] if self.index >= 0 else None
+
+    @property
+    def progress(self) -> float:
+        """Share of the steps seen so far, 0–1."""
+        return len(self.visited) / self.n_steps
+
+    @property
+    def at_end(self) -> bool:
+        return self.index == self.n_steps - 1
+
+    @property
+    def finished(self) -> bool:
+        return len(self.visited) == self.n_steps
+
+    def scene_at(self, index: int, with_question: bool = True) -> dict[str, Any]:
+        """The SceneState values step ``index`` sets (a new dict; pure)."""
+        s = dict(self._scenes[index])
+        q = self.lesson.steps[index].question
+        if with_question and q is not None and q.scene is not None:
+            s = apply_spec(s, q.scene, self._refs)
+        return s
+
+    # --- navigation ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Go to the first step."""
+        self.jump(0)
+
+    def next(self) -> bool:
+        """Go to the next step; ``False`` (and nothing changes) at the last one."""
+        if self.index >= self.n_steps - 1:
+            return False
+        self.jump(self.index + 1)
+        return True
+
+    def back(self) -> bool:
+        """Go to the previous step; ``False`` at the first one."""
+        if self.index <= 0:
+            return False
+        self.jump(self.index - 1)
+        return True
+
+    def jump(self, step: int | str) -> None:
+        """Go to step ``step`` (index or id)."""
+        if isinstance(step, str):
+            try:
+                index = self.lesson.step_index(step)
+            except KeyError:
+                ids = [s.id for s in self.lesson.steps]
+                raise LessonError(
+                    f"lesson {self.lesson.id!r} has no step {step!r}{names.suggest(step, ids)}"
+                ) from None
+        else:
+            index = int(step)
+            if not 0 <= index < self.n_steps:
+                raise LessonError(
+                    f"step {index} is out of range: lesson {self.lesson.id!r} has steps "
+                    f"0–{self.n_steps - 1}"
+                )
+        was_finished = self.finished
+        self.index = index
+        self.visited.add(index)
+        self.apply(index)
+        self.events.step_changed.emit(index, self.lesson.steps[index])
+        if self.finished and not was_finished:
+            self.events.finished.emit()
+
+    def apply(self, index: int) -> None:
+        """Assign step ``index``'s scene to the state (only assignments, so every change emits)."""
+        for name, value in self.scene_at(index).items():
+            setattr(self.state, name, value)
+
+    def reload(self, lesson=None) -> None:
+        """Swap in an edited lesson (from ``self.path`` by default), keeping the current step by
+        id (or the nearest index when it was removed). Raises :class:`LessonLoadError` and keeps
+        the old lesson when the new one is broken."""
+        if lesson is None:
+            if self.path is None:
+                raise LessonError("this runner has no lesson file to reload from")
+            from iddsanatomy.lessons.loader import load_lesson
+
+            lesson = load_lesson(self.path, self.catalog)
+        current = self.step.id if self.step is not None else None
+        self._set_lesson(lesson)
+        ids = [s.id for s in lesson.steps]
+        self.visited = {i for i in self.visited if i < self.n_steps}
+        self.events.reloaded.emit()
+        if current is None:
+            return
+        index = ids.index(current) if current in ids else min(self.index, self.n_steps - 1)
+        self.jump(index)

@@ -1,0 +1,460 @@
+"""What a lesson step (or a question) asks the scene to show: the YAML ``scene:`` block.
+
+Pydantic v2 models with ``extra="forbid"`` and a description and an example on every field; the
+loader turns their errors into located messages. Names (structure ids, presets, views) are
+checked against the registries passed in the validation *context* (``catalog``, ``groups``), so
+the same models validate a file's shape alone (no context) or its names too (``lessons check``).
+
+A field a step leaves out keeps its value from the previous step; ``null`` clears it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import CoreSchema
+
+from iddsanatomy.lessons import names
+from iddsanatomy.scene import NAMED_VIEWS
+
+Vec3 = tuple[float, float, float]
+
+
+class Strict(BaseModel):
+    """Base: unknown fields are errors, values are frozen once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _or_string(
+    handler: GetJsonSchemaHandler, core_schema: CoreSchema, string: dict[str, Any]
+) -> dict[str, Any]:
+    """JSON Schema for a model that a YAML author may also write as one word."""
+    return {"anyOf": [string, handler(core_schema)]}
+
+
+def _check_structure_ref(value: str, info: ValidationInfo) -> str:
+    ctx = info.context or {}
+    catalog = ctx.get("catalog")
+    if catalog is not None:
+        problem = catalog.problem(value, ctx.get("groups"))
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+def _check_finite(v: Vec3) -> Vec3:
+    if not all(math.isfinite(x) for x in v):
+        raise ValueError(f"every coordinate must be a finite number of mm, got {list(v)}")
+    return v
+
+
+def _check_direction(v: Vec3) -> Vec3:
+    _check_finite(v)
+    if math.sqrt(sum(x * x for x in v)) < 1e-9:
+        raise ValueError("a direction cannot be the zero vector")
+    return v
+
+
+StructureRef = Annotated[
+    str,
+    AfterValidator(_check_structure_ref),
+    Field(
+        description="A structure id, a glob pattern over ids, or a group (@bone, @name).",
+        examples=["L3.pedicle.left", "L*.pedicle.*", "@bone"],
+    ),
+]
+PointLPS = Annotated[Vec3, AfterValidator(_check_finite)]
+Direction = Annotated[Vec3, AfterValidator(_check_direction)]
+LabelSet = Literal["levels", "ribs", "interlaminar"]
+ViewName = Literal[NAMED_VIEWS]  # type: ignore[valid-type]
+
+
+class CameraSpec(Strict):
+    """A named view, or an explicit camera. Write ``camera: posterior`` for a named view."""
+
+    view: ViewName | None = Field(
+        None,
+        description="A named view; the renderer frames the visible anatomy from that side.",
+        examples=["posterior"],
+    )
+    position_lps: PointLPS | None = Field(
+        None,
+        description="Explicit camera position, LPS millimetres (needs focal_point_lps).",
+        examples=[[0.0, 600.0, 0.0]],
+    )
+    focal_point_lps: PointLPS | None = Field(
+        None,
+        description="The point the camera looks at, LPS millimetres.",
+        examples=[[0.0, 0.0, 0.0]],
+    )
+    up: Direction | None = Field(
+        None, description="View-up direction (LPS); default superior.", examples=[[0.0, 0.0, 1.0]]
+    )
+    zoom: float = Field(
+        1.0,
+        gt=0.1,
+        le=10.0,
+        description="Zoom factor over the framed view (1 = fit).",
+        examples=[1.5],
+    )
+    focus: StructureRef | None = Field(
+        None,
+        description="Frame this structure instead of everything visible.",
+        examples=["L3"],
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        return {"view": data} if isinstance(data, str) else data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        return _or_string(handler, core_schema, {"enum": list(NAMED_VIEWS)})
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CameraSpec:
+        explicit = self.position_lps is not None or self.focal_point_lps is not None
+        if explicit and self.view is not None:
+            raise ValueError("give either view or position_lps + focal_point_lps, not both")
+        if explicit and (self.position_lps is None or self.focal_point_lps is None):
+            raise ValueError("an explicit camera needs both position_lps and focal_point_lps")
+        if not explicit and self.view is None:
+            raise ValueError("give a view (e.g. posterior) or position_lps + focal_point_lps")
+        return self
+
+
+class ClipSpec(Strict):
+    """A cutting plane; what lies on the side the normal points to is removed."""
+
+    kind: Literal["sagittal", "coronal", "axial", "oblique", "custom"] = Field(
+        "sagittal",
+        description="sagittal removes the patient's left (+x), coronal the posterior (+y), "
+        "axial the superior (+z) half; oblique/custom need a normal.",
+        examples=["sagittal"],
+    )
+    origin_lps: PointLPS = Field(
+        (0.0, 0.0, 0.0), description="A point on the plane, LPS mm.", examples=[[0.0, 0.0, 0.0]]
+    )
+    normal: Direction | None = Field(
+        None,
+        description="Plane normal (LPS); defaults to the kind's axis.",
+        examples=[[1.0, 0.0, 0.0]],
+    )
+
+    @model_validator(mode="after")
+    def _normal_for_custom(self) -> ClipSpec:
+        if self.kind in ("oblique", "custom") and self.normal is None:
+            raise ValueError(f"a {self.kind} clip needs a normal, e.g. normal: [1, 0, 1]")
+        return self
+
+    def plane_normal(self) -> Vec3:
+        axes = {"sagittal": (1.0, 0.0, 0.0), "coronal": (0.0, 1.0, 0.0), "axial": (0.0, 0.0, 1.0)}
+        return self.normal if self.normal is not None else axes[self.kind]
+
+
+class VariantSpec(Strict):
+    """A patient: a preset, optionally with fields changed. ``variant: obese`` names a preset."""
+
+    preset: str | None = Field(
+        None, description="A patient preset name to start from.", examples=["obese"]
+    )
+    fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="PatientVariant fields that override the preset (bmi, posture, conus_level…).",
+        examples=[{"bmi": 35, "conus_level": "L2.upper"}],
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"preset": data}
+        if isinstance(data, dict) and "fields" not in data:
+            # ``variant: {preset: obese, bmi: 45}``: every key but preset is a variant field
+            rest = {k: v for k, v in data.items() if k != "preset"}
+            return {"preset": data.get("preset"), "fields": rest}
+        return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        presets = {"enum": list(names.patient_presets())}
+        flat = {
+            "type": "object",
+            "description": "preset plus PatientVariant fields (bmi, posture, conus_level, …)",
+            "properties": {"preset": presets},
+            "additionalProperties": True,
+        }
+        return {"anyOf": [presets, flat, handler(core_schema)]}
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        known = names.patient_presets()
+        if v not in known:
+            raise ValueError(f"unknown patient preset {v!r}{names.suggest(v, known)}")
+        return v
+
+    @model_validator(mode="after")
+    def _valid_variant(self) -> VariantSpec:
+        if self.fields:
+            self.build()  # raises ValueError naming the bad field
+        return self
+
+    def build(self) -> Any:
+        """The :class:`~iddsanatomy.anatomy.variant.PatientVariant` (this spec without one)."""
+        try:
+            from iddsanatomy.anatomy import variant as v
+        except ImportError:
+            return self
+        import pydantic
+
+        base: dict[str, Any] = {}
+        if self.preset is not None:
+            base = v.preset(self.preset).model_dump()
+        merged = {**base, **self.fields}
+        if self.preset is not None and "name" not in self.fields and self.fields:
+            merged["name"] = f"{self.preset} (modified)"
+        try:
+            return v.PatientVariant(**merged)
+        except pydantic.ValidationError as exc:
+            msgs = []
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"]) or "variant"
+                msg = err["msg"].removeprefix("Value error, ")
+                if err["type"] == "extra_forbidden":
+                    allowed = list(v.PatientVariant.model_fields)
+                    msg = f"unknown variant field{names.suggest(str(err['loc'][-1]), allowed)}"
+                msgs.append(f"{loc}: {msg}")
+            raise ValueError("; ".join(msgs)) from None
+
+
+class CArmSpec(Strict):
+    """A C-arm pose: a preset and/or angles. ``carm: ap`` names a preset."""
+
+    preset: str | None = Field(
+        None, description="A C-arm preset (ap, lateral, oblique_left_30…).", examples=["ap"]
+    )
+    orbital_deg: float | None = Field(
+        None,
+        ge=-180,
+        le=180,
+        description="Oblique angle about the long axis, degrees; + swings the detector to the "
+        "patient's left; 0 = AP, 90 = lateral. Overrides the preset's.",
+        examples=[20.0],
+    )
+    cranial_tilt_deg: float | None = Field(
+        None,
+        ge=-60,
+        le=60,
+        description="Cranial (+) / caudal (−) tilt of the central ray, degrees.",
+        examples=[-10.0],
+    )
+    level: str | None = Field(
+        None,
+        description="Centre the beam on this vertebra or interspace.",
+        examples=["L3", "L3-L4"],
+    )
+    centre_lps: PointLPS | None = Field(
+        None, description="Explicit isocentre, LPS mm (instead of level).", examples=[[0, 0, 0]]
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"preset": data} if isinstance(data, str) else data
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        return _or_string(handler, core_schema, {"enum": list(names.carm_presets())})
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        known = names.carm_presets()
+        if v not in known:
+            raise ValueError(f"unknown C-arm preset {v!r}{names.suggest(v, known)}")
+        return v
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from iddsanatomy.anatomy.model import LEVELS
+
+        spaces = [f"{a}-{b}" for a, b in itertools.pairwise(LEVELS)]
+        if v not in LEVELS and v not in spaces:
+            raise ValueError(
+                f"unknown level {v!r}{names.suggest(v, [*LEVELS, *spaces])}; "
+                "expected a vertebra (L3) or an interspace (L3-L4)"
+            )
+        return v
+
+    def build(self) -> Any:
+        """A fluoro ``CArmPose`` when ``iddsanatomy.fluoro.pose`` exists, else this spec."""
+        try:
+            from iddsanatomy.fluoro import pose as fp
+        except ImportError:
+            return self
+        orbital, tilt = 0.0, 0.0
+        if self.preset is not None:
+            key = fp.PRESET_ALIASES.get(self.preset, self.preset)
+            orbital, tilt = fp.PRESETS[key]
+        if self.orbital_deg is not None:
+            orbital = self.orbital_deg
+        if self.cranial_tilt_deg is not None:
+            tilt = self.cranial_tilt_deg
+        kw: dict[str, Any] = {"orbital_deg": orbital, "cranial_tilt_deg": tilt, "level": self.level}
+        if self.centre_lps is not None:
+            kw["centre_lps"] = self.centre_lps
+        return fp.CArmPose(**kw)
+
+
+class NeedleSpec(Strict):
+    """A needle placed by the lesson. ``needle: trainee`` lets the trainee place it instead."""
+
+    entry_lps: PointLPS = Field(
+        ..., description="Skin entry point, LPS mm.", examples=[[0.0, 85.0, -20.0]]
+    )
+    target_lps: PointLPS = Field(
+        ..., description="A point the needle aims at, LPS mm.", examples=[[0.0, 20.0, -15.0]]
+    )
+    depth_mm: float | None = Field(
+        None,
+        gt=0,
+        le=200,
+        description="How far the tip has gone from the entry, mm; default: to the target.",
+        examples=[55.0],
+    )
+    gauge: int = Field(22, ge=16, le=27, description="Needle gauge.", examples=[22])
+    length_mm: float = Field(
+        90.0,
+        gt=0,
+        le=200,
+        description="Needle length, mm (90 mm is the standard spinal).",
+        examples=[90.0],
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> NeedleSpec:
+        if all(abs(a - b) < 1e-9 for a, b in zip(self.entry_lps, self.target_lps, strict=True)):
+            raise ValueError("entry_lps and target_lps are the same point")
+        return self
+
+    def build(self) -> Any:
+        """A needle ``NeedlePose`` when ``iddsanatomy.needle`` offers one, else this spec."""
+        try:
+            from iddsanatomy import needle as nd
+        except ImportError:
+            return self
+        cls = getattr(nd, "NeedlePose", None)
+        if cls is None:
+            return self
+        for maker in ("from_entry_target", "from_points"):
+            if hasattr(cls, maker):
+                try:
+                    return getattr(cls, maker)(self.entry_lps, self.target_lps, self.depth_mm)
+                except TypeError:
+                    pass
+        import inspect
+
+        try:
+            params = inspect.signature(cls).parameters
+        except (TypeError, ValueError):
+            return self
+        kw = {k: v for k, v in self.model_dump().items() if k in params and v is not None}
+        try:
+            return cls(**kw)
+        except Exception:  # an API we do not own yet: keep the spec
+            return self
+
+
+class SceneSpec(Strict):
+    """The scene a step shows. Every field is optional: left out, it keeps the previous value."""
+
+    camera: CameraSpec | None = Field(
+        None, description="Where the 3D view looks from.", examples=["posterior"]
+    )
+    visible: list[StructureRef] | None = Field(
+        None,
+        description="Exactly these structures are shown (replaces what was shown).",
+        examples=[["@bone", "dura"]],
+    )
+    show: list[StructureRef] = Field(
+        default_factory=list,
+        description="Add these to what is shown (after visible).",
+        examples=[["ligamentum_flavum.L3-L4"]],
+    )
+    hide: list[StructureRef] = Field(
+        default_factory=list,
+        description="Remove these from what is shown (after show).",
+        examples=[["skin"]],
+    )
+    highlight: list[StructureRef] | None = Field(
+        None,
+        description="Highlight these structures or parts ([] clears).",
+        examples=[["L3.pedicle.left", "L3.pedicle.right"]],
+    )
+    select: StructureRef | None = Field(
+        None, description="The selected structure (shown in the info box).", examples=["conus"]
+    )
+    opacity: dict[StructureRef, Annotated[float, Field(ge=0, le=1)]] | None = Field(
+        None,
+        description="Opacity 0–1 per structure, pattern or group; merged with the previous.",
+        examples=[{"skin": 0.2, "@muscle": 0.3}],
+    )
+    labels: list[LabelSet] | None = Field(
+        None, description="Label sets drawn in 3D ([] clears).", examples=[["levels"]]
+    )
+    clip: ClipSpec | None = Field(
+        None, description="A cutting plane (null removes it).", examples=[{"kind": "sagittal"}]
+    )
+    variant: VariantSpec | None = Field(
+        None,
+        description="The patient: a preset name, or preset + fields (null: default anatomy).",
+        examples=["obese", {"preset": "average adult", "conus_level": "L2.upper"}],
+    )
+    carm: CArmSpec | None = Field(
+        None,
+        description="C-arm pose for the fluoroscopy view (null: none).",
+        examples=["ap", {"preset": "ap", "level": "L3-L4", "cranial_tilt_deg": 8}],
+    )
+    fluoro_open: bool | None = Field(
+        None, description="Whether the fluoroscopy panel is open.", examples=[True]
+    )
+    needle: NeedleSpec | Literal["trainee"] | None = Field(
+        None,
+        description="A fixed needle, 'trainee' (the trainee places it) or null (no needle).",
+        examples=["trainee", {"entry_lps": [0, 85, -20], "target_lps": [0, 20, -15]}],
+    )
+    message: str | None = Field(
+        None, description="A short line for the status bar.", examples=["Count down from T12."]
+    )
+
+    @field_validator("needle", mode="before")
+    @classmethod
+    def _needle_word(cls, v: Any) -> Any:
+        if isinstance(v, str) and v != "trainee":
+            raise ValueError(
+                f"{v!r} is not a needle; use 'trainee', null, or entry_lps + target_lps"
+                + names.suggest(v, ["trainee"])
+            )
+        return v
