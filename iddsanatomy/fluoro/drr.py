@@ -84,6 +84,51 @@ class Layer:
 # --- building the scene --------------------------------------------------------------------
 
 
+#: Geometric tolerance (mm) to which meshes are simplified for the DRR, per level of detail.
+#: "full" (images above 320²) is below a tenth of a 512² pixel at the isocentre (0.37 mm);
+#: "live" (256² and below) is a third of a 256² pixel: triangle count, not pixels, bounds the
+#: speed of the software rasteriser.
+DETAIL_TOLERANCE_MM = {"full": 0.03, "live": 0.25}
+
+_SIMPLIFIED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def simplified(mesh: trimesh.Trimesh, tolerance_mm: float) -> trimesh.Trimesh:
+    """``mesh`` simplified by manifold3d to within ``tolerance_mm`` (cached per mesh object).
+
+    Returns the mesh itself when it is not a manifold manifold3d accepts, or when tolerance is 0.
+    """
+    if tolerance_mm <= 0:
+        return mesh
+    try:
+        per_mesh = _SIMPLIFIED.setdefault(mesh, {})
+    except TypeError:
+        per_mesh = {}
+    if tolerance_mm in per_mesh:
+        return per_mesh[tolerance_mm]
+    import manifold3d
+    import trimesh
+
+    out = mesh
+    try:
+        m = manifold3d.Manifold(
+            manifold3d.Mesh(
+                vert_properties=np.asarray(mesh.vertices, dtype=np.float32),
+                tri_verts=np.asarray(mesh.faces, dtype=np.uint32),
+            )
+        )
+        if m.status() == manifold3d.Error.NoError and not m.is_empty():
+            r = m.simplify(tolerance_mm).to_mesh()
+            if len(r.tri_verts) >= 4:
+                out = trimesh.Trimesh(
+                    np.asarray(r.vert_properties)[:, :3], np.asarray(r.tri_verts), process=False
+                )
+    except Exception:  # a mesh manifold3d refuses is drawn as it is
+        out = mesh
+    per_mesh[tolerance_mm] = out
+    return out
+
+
 def inward_offset(mesh: trimesh.Trimesh, depth_mm: float) -> np.ndarray:
     """Vertices of ``mesh`` moved ``depth_mm`` inwards along the (area-weighted) vertex normals."""
     return np.asarray(mesh.vertices) - np.asarray(mesh.vertex_normals) * depth_mm
@@ -138,14 +183,17 @@ def body_mesh(anatomy: Anatomy | None, bounds_lps: np.ndarray | None = None) -> 
     return mesh
 
 
-def anatomy_layers(anatomy: Anatomy, cortex_mm: float = att.CORTEX_MM) -> list[Layer]:
+def anatomy_layers(
+    anatomy: Anatomy, cortex_mm: float = att.CORTEX_MM, tolerance_mm: float = 0.0
+) -> list[Layer]:
     """The DRR scene of an anatomy: body, structures with Δμ, cancellous cores of the bones.
 
     ``region`` structures (named spaces) carry no matter and are left out; so is a skin that is
-    not closed (the body stands for it).
+    not closed (the body stands for it). Meshes are simplified to ``tolerance_mm`` first.
     """
     layers = [_layer("body", body_mesh(anatomy), att.MU_PER_MM["soft"])]
-    for sid, mesh in anatomy.closed_meshes().items():
+    for sid, full_mesh in anatomy.closed_meshes().items():
+        mesh = simplified(full_mesh, tolerance_mm)
         tissue = anatomy[sid].tissue
         if tissue == "region":
             continue
@@ -399,11 +447,11 @@ def renderer() -> DrrRenderer:
         return _RENDERER
 
 
-def _anatomy_key(anatomy: Anatomy, cortex_mm: float):
+def _anatomy_key(anatomy: Anatomy, cortex_mm: float, detail: str):
     # Keyed on the object and on the identity of its meshes, so that a re-posed anatomy (new
     # mesh objects) is rebuilt; the weakref finaliser frees the GPU buffers when it goes.
     meshes = anatomy.closed_meshes()
-    key = (id(anatomy), cortex_mm, tuple((k, id(m)) for k, m in meshes.items()))
+    key = (id(anatomy), cortex_mm, detail, tuple((k, id(m)) for k, m in meshes.items()))
     if not getattr(anatomy, "_drr_finaliser", None):
         try:
             r = renderer()
@@ -426,6 +474,7 @@ def line_integral(
     extra: Sequence[Layer] = (),
     layers: Sequence[Layer] | None = None,
     cortex_mm: float = att.CORTEX_MM,
+    detail: str | None = None,
 ) -> np.ndarray:
     """The attenuation line integral Σ ((N, N) float32) of ``anatomy`` (or ``layers``) for ``pose``.
 
@@ -438,6 +487,11 @@ def line_integral(
         Dynamic layers for this shot only (the needle).
     layers : sequence of Layer, optional
         An explicit scene instead of an anatomy (phantoms, tests); not cached.
+    cortex_mm : float
+        Cortical shell thickness of the bones (0: solid cortical bone).
+    detail : {"full", "live"}, optional
+        Mesh level of detail (:data:`DETAIL_TOLERANCE_MM`); by default "live" up to 320² and
+        "full" above.
     """
     r = renderer()
     if layers is not None:
@@ -449,8 +503,13 @@ def line_integral(
                 s.release()
     if anatomy is None:
         raise IddsError("line_integral needs an anatomy or explicit layers")
-    key = _anatomy_key(anatomy, cortex_mm)
-    scene = r.scene(key, lambda: anatomy_layers(anatomy, cortex_mm))
+    if detail is None:
+        detail = "live" if pose.pixels <= 320 else "full"
+    if detail not in DETAIL_TOLERANCE_MM:
+        raise IddsError(f"detail must be one of {sorted(DETAIL_TOLERANCE_MM)}, got {detail!r}")
+    key = _anatomy_key(anatomy, cortex_mm, detail)
+    tol = DETAIL_TOLERANCE_MM[detail]
+    scene = r.scene(key, lambda: anatomy_layers(anatomy, cortex_mm, tol))
     return r.render(pose, scene, extra)
 
 
