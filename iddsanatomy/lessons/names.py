@@ -60,10 +60,14 @@ class StructureCatalog:
     ids: tuple[str, ...]
     tissues: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
+    parts: frozenset[str] = frozenset()  # part ids (L3.pedicle.left): in no tissue group
 
     def tissue_groups(self) -> dict[str, tuple[str, ...]]:
+        """Whole structures by tissue (``@bone`` is every bone, not every part of one)."""
         out: dict[str, list[str]] = {}
         for i in self.ids:
+            if i in self.parts:
+                continue
             t = self.tissues.get(i)
             if t:
                 out.setdefault(t, []).append(i)
@@ -133,6 +137,7 @@ def catalog_from_manifest(path: str | Path) -> StructureCatalog:
         raise LessonError(f"cannot read the mesh manifest {path}: {exc}") from None
     ids: list[str] = []
     tissues: dict[str, str] = {}
+    parts: set[str] = set()
     for e in _entries(data):
         sid = str(e.get("id", ""))
         if not sid:
@@ -140,13 +145,16 @@ def catalog_from_manifest(path: str | Path) -> StructureCatalog:
         ids.append(sid)
         if e.get("tissue"):
             tissues[sid] = str(e["tissue"])
+        if e.get("parent"):
+            parts.add(sid)
         for part in e.get("parts", ()) or e.get("part_ids", ()) or ():
             pid = part.get("id") if isinstance(part, dict) else str(part)
-            if pid and pid not in ids:
+            if pid:
                 ids.append(pid)
-                if e.get("tissue"):
-                    tissues.setdefault(pid, str(e["tissue"]))
-    return StructureCatalog(tuple(dict.fromkeys(ids)), tissues, source=str(path))
+                parts.add(pid)
+    return StructureCatalog(
+        tuple(dict.fromkeys(ids)), tissues, source=str(path), parts=frozenset(parts)
+    )
 
 
 @lru_cache(maxsize=8)
@@ -169,10 +177,15 @@ def catalog_from_anatomy(anatomy) -> StructureCatalog:
     """A catalog from a loaded :class:`~iddsanatomy.anatomy.model.Anatomy` (ids and tissues)."""
     ids: list[str] = []
     tissues: dict[str, str] = {}
+    parts: set[str] = set()
     for sid, s in anatomy.structures.items():
         ids.append(sid)
         tissues[sid] = s.tissue
+        if s.parent is not None:
+            parts.add(sid)
         for pid in getattr(s, "part_ids", ()) or ():
             ids.append(pid)
-            tissues.setdefault(pid, s.tissue)
-    return StructureCatalog(tuple(dict.fromkeys(ids)), tissues, source="anatomy")
+            parts.add(pid)
+    return StructureCatalog(
+        tuple(dict.fromkeys(ids)), tissues, source="anatomy", parts=frozenset(parts)
+    )

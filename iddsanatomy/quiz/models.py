@@ -9,7 +9,7 @@ from __future__ import annotations
 import string
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from iddsanatomy.lessons.scene_spec import (
     CArmSpec,
@@ -30,11 +30,22 @@ def _as_list(v: Any) -> Any:
     return [v] if isinstance(v, str) else v
 
 
+class _OneOrList:
+    """JSON Schema for a list an author may also write as one item (``answer: L4``)."""
+
+    def __get_pydantic_json_schema__(self, core_schema, handler):
+        js = handler(core_schema)
+        return {"anyOf": [js.get("items", {}), js]}
+
+
+OneOrList = (BeforeValidator(_as_list), _OneOrList())
+
+
 class Option(Strict):
     """One answer of a choice question."""
 
     id: str = Field(
-        ...,
+        "",  # filled in as a, b, c… by the question when left out
         pattern=ID_PATTERN,
         description="Stable id stored with the answer (default: a, b, c… in file order).",
         examples=["a"],
@@ -154,17 +165,12 @@ class Identify(QuestionBase):
     """ "Click the L4 left pedicle": graded by the id of the structure (or part) picked in 3D."""
 
     type: Literal["identify"] = Field(description="Question type.", examples=["identify"])
-    answer: list[StructureRef] = Field(
+    answer: Annotated[list[StructureRef], *OneOrList] = Field(
         ...,
         min_length=1,
         description="Accepted ids or patterns (one is enough).",
         examples=[["L4.pedicle.left"]],
     )
-
-    @field_validator("answer", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return _as_list(v)
 
 
 class FindOnFluoro(QuestionBase):
@@ -174,7 +180,7 @@ class FindOnFluoro(QuestionBase):
     type: Literal["find_on_fluoro"] = Field(
         description="Question type.", examples=["find_on_fluoro"]
     )
-    target: list[StructureRef] = Field(
+    target: Annotated[list[StructureRef], *OneOrList] = Field(
         ...,
         min_length=1,
         description="Structure(s) whose projection counts as a hit.",
@@ -192,11 +198,6 @@ class FindOnFluoro(QuestionBase):
         examples=[4],
     )
 
-    @field_validator("target", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return _as_list(v)
-
 
 class ChooseLevel(QuestionBase):
     """A case and a choice of interspaces, graded with a rationale for every option."""
@@ -213,7 +214,7 @@ class ChooseLevel(QuestionBase):
         description="Interspaces offered.",
         examples=[["L2-L3", "L3-L4", "L4-L5"]],
     )
-    correct: list[Interspace] = Field(
+    correct: Annotated[list[Interspace], *OneOrList] = Field(
         ...,
         min_length=1,
         description="Interspaces that are acceptable answers.",
@@ -224,11 +225,6 @@ class ChooseLevel(QuestionBase):
         description="Why each offered interspace is or is not a good choice.",
         examples=[{"L3-L4": "Below the conus, intact skin, not operated."}],
     )
-
-    @field_validator("correct", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return _as_list(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> ChooseLevel:
@@ -247,7 +243,7 @@ class NeedleGoal(Strict):
     space: Literal["epidural", "intrathecal"] = Field(
         ..., description="Where the tip must end.", examples=["intrathecal"]
     )
-    levels: list[Interspace] = Field(
+    levels: Annotated[list[Interspace], *OneOrList] = Field(
         ...,
         min_length=1,
         description="Interspaces the needle may pass through.",
@@ -264,11 +260,6 @@ class NeedleGoal(Strict):
         description="Structures the needle must not touch.",
         examples=[["conus"]],
     )
-
-    @field_validator("levels", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return _as_list(v)
 
 
 class PlaceNeedle(QuestionBase):
