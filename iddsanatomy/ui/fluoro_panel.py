@@ -1,0 +1,366 @@
+"""The fluoroscopy panel: a virtual C-arm beside the 3D view.
+
+Sliders and preset buttons set ``state.carm`` (a :class:`~iddsanatomy.fluoro.pose.CArmPose`);
+"Take shot" renders a full-resolution DRR; in live mode the image follows every change of the
+C-arm or the needle (throttled, at live resolution). Drawing the C-arm in the 3D view is the
+renderer's job (:func:`iddsanatomy.fluoro.pose.carm_geometry`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iddsanatomy.errors import IddsError
+from iddsanatomy.fluoro.pose import CArmPose, level_centre_lps, square_endplates
+
+log = logging.getLogger(__name__)
+
+LIVE_PIXELS = 256
+SHOT_PIXELS = 512
+THROTTLE_MS = 40
+
+_PRESET_BUTTONS = (
+    ("AP", 0.0),
+    ("Lat", 90.0),
+    ("L 15°", 15.0),
+    ("L 30°", 30.0),
+    ("L 45°", 45.0),
+    ("R 15°", -15.0),
+    ("R 30°", -30.0),
+    ("R 45°", -45.0),
+)
+
+
+class _ImageLabel(QLabel):
+    """A QLabel that shows a pixmap scaled to fit, keeping its aspect ratio."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._pixmap: QPixmap | None = None
+        self.setAlignment(Qt.AlignCenter)
+        self.setMinimumSize(200, 200)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setStyleSheet("background: black; color: #ccc;")
+
+    def set_image(self, pixmap: QPixmap | None):
+        self._pixmap = pixmap
+        self._rescale()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self):
+        if self._pixmap is None:
+            return
+        self.setPixmap(
+            self._pixmap.scaled(self.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation)
+        )
+
+
+class FluoroPanel(QWidget):
+    """C-arm controls and the simulated fluoroscopy image.
+
+    Parameters
+    ----------
+    window
+        The main window: ``window.state`` (SceneState) and ``window.anatomy`` are used.
+    """
+
+    TITLE = "Fluoroscopy"
+    AREA = "right"
+
+    #: Emitted after every rendered image with the render time in ms.
+    rendered = Signal(float)
+
+    def __init__(self, window, parent=None):
+        super().__init__(parent)
+        self.window = window
+        self.state = window.state
+        self.sigma: np.ndarray | None = None  # last line-integral image
+        self.picture: np.ndarray | None = None  # last displayed picture (uint8, grey or RGB)
+        self.last_pose: CArmPose | None = None
+        self.last_ms = 0.0
+        self._updating = False
+
+        self.image = _ImageLabel(self)
+        self.image.setText("Take a shot, or switch Live on.")
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+
+        # C-arm angles
+        self.orbital = QSlider(Qt.Horizontal, self)
+        self.orbital.setRange(-90, 90)
+        self.orbital.setToolTip("Oblique: + detector to the patient's left, − to the right")
+        self.tilt = QSlider(Qt.Horizontal, self)
+        self.tilt.setRange(-40, 40)
+        self.tilt.setToolTip("Cranial (+) / caudal (−) tilt of the beam")
+        self.orbital_label = QLabel(self)
+        self.tilt_label = QLabel(self)
+        self.level = QComboBox(self)
+        self.level.setToolTip("Centre the C-arm on this level")
+
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Oblique"), 0, 0)
+        grid.addWidget(self.orbital, 0, 1)
+        grid.addWidget(self.orbital_label, 0, 2)
+        grid.addWidget(QLabel("Tilt"), 1, 0)
+        grid.addWidget(self.tilt, 1, 1)
+        grid.addWidget(self.tilt_label, 1, 2)
+        grid.addWidget(QLabel("Centre"), 2, 0)
+        grid.addWidget(self.level, 2, 1, 1, 2)
+
+        presets = QGridLayout()
+        self.preset_buttons: dict[str, QPushButton] = {}
+        for i, (name, orbital) in enumerate(_PRESET_BUTTONS):
+            b = QPushButton(name, self)
+            b.setToolTip(f"C-arm preset: oblique {orbital:+.0f}°, no tilt")
+            b.clicked.connect(lambda _=False, o=orbital: self.set_angles(o, 0.0))
+            presets.addWidget(b, i // 4, i % 4)
+            self.preset_buttons[name] = b
+        self.square_button = QPushButton("Square endplates", self)
+        self.square_button.setToolTip(
+            "Tilt so that the centred level's superior endplate is a single line"
+        )
+        self.square_button.clicked.connect(self.square)
+        presets.addWidget(self.square_button, 2, 0, 1, 4)
+
+        self.shot_button = QPushButton("Take shot", self)
+        self.shot_button.setToolTip(f"Render a {SHOT_PIXELS}² image of this C-arm position")
+        self.shot_button.clicked.connect(self.take_shot)
+        self.live = QCheckBox("Live", self)
+        self.live.setToolTip("Re-render while the C-arm or the needle moves")
+        self.invert = QCheckBox("Invert", self)
+        self.invert.setToolTip("Bone white instead of dark")
+        self.show_levels = QCheckBox("Levels", self)
+        self.show_ribs = QCheckBox("Ribs", self)
+        self.show_needle = QCheckBox("Needle path", self)
+        row = QHBoxLayout()
+        row.addWidget(self.shot_button)
+        row.addWidget(self.live)
+        row.addWidget(self.invert)
+        row2 = QHBoxLayout()
+        row2.addWidget(QLabel("Overlays:"))
+        row2.addWidget(self.show_levels)
+        row2.addWidget(self.show_ribs)
+        row2.addWidget(self.show_needle)
+        row2.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.image, 1)
+        layout.addLayout(row)
+        layout.addLayout(row2)
+        layout.addLayout(grid)
+        layout.addLayout(presets)
+        layout.addWidget(self.status)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(THROTTLE_MS)
+        self._timer.timeout.connect(self._render_live)
+
+        self._fill_levels()
+        self.orbital.valueChanged.connect(self._on_slider_changed)
+        self.tilt.valueChanged.connect(self._on_slider_changed)
+        self.level.currentIndexChanged.connect(self._on_slider_changed)
+        self.live.toggled.connect(self._on_live_changed)
+        for box in (self.invert, self.show_levels, self.show_ribs, self.show_needle):
+            box.toggled.connect(self._redisplay)
+        self.state.events.carm.connect(self._on_carm_changed)
+        self.state.events.needle.connect(self._on_needle_changed)
+        if self.state.carm is None:
+            self._on_slider_changed()
+        else:
+            self._on_carm_changed(self.state.carm)
+
+    # --- the pose --------------------------------------------------------------------------
+
+    @property
+    def anatomy(self):
+        return getattr(self.window, "anatomy", None)
+
+    def _fill_levels(self):
+        frames = getattr(self.anatomy, "lps_from_level", None) or {}
+        self.level.blockSignals(True)
+        self.level.clear()
+        for name in frames:
+            self.level.addItem(name)
+        if "L3" in frames:
+            self.level.setCurrentText("L3")
+        self.level.blockSignals(False)
+
+    def pose_from_controls(self) -> CArmPose:
+        """The C-arm pose the sliders and the level box describe."""
+        base = self.state.carm if isinstance(self.state.carm, CArmPose) else CArmPose()
+        level = self.level.currentText() or None
+        centre = base.centre_lps
+        if level and self.anatomy is not None:
+            try:
+                centre = tuple(level_centre_lps(self.anatomy, level))
+            except IddsError:
+                level = None
+        return base.with_(
+            orbital_deg=float(self.orbital.value()),
+            cranial_tilt_deg=float(self.tilt.value()),
+            centre_lps=centre,
+            level=level,
+        )
+
+    def set_angles(self, orbital_deg: float, tilt_deg: float) -> None:
+        """Move the C-arm (as a preset button does)."""
+        self.state.carm = self.pose_from_controls().with_(
+            orbital_deg=float(orbital_deg), cranial_tilt_deg=float(tilt_deg)
+        )
+
+    def square(self) -> None:
+        """Tilt to square the centred level's superior endplate."""
+        level = self.level.currentText()
+        if not level or self.anatomy is None:
+            return
+        try:
+            pose = square_endplates(self.anatomy, level, orbital_deg=float(self.orbital.value()))
+        except (IddsError, KeyError) as exc:
+            self.status.setText(f"Cannot square {level}: {exc}")
+            return
+        self.state.carm = self.pose_from_controls().with_(
+            cranial_tilt_deg=round(pose.cranial_tilt_deg, 1)
+        )
+        self.status.setText(f"{level} endplate squared at {pose.cranial_tilt_deg:+.1f}° tilt.")
+
+    def _on_slider_changed(self, *_):
+        self.orbital_label.setText(f"{self.orbital.value():+d}°")
+        self.tilt_label.setText(f"{self.tilt.value():+d}°")
+        if self._updating:
+            return
+        self.state.carm = self.pose_from_controls()
+
+    def _on_carm_changed(self, pose, *_):
+        if isinstance(pose, CArmPose):
+            self._updating = True
+            try:
+                self.orbital.setValue(round(pose.orbital_deg))
+                self.tilt.setValue(round(pose.cranial_tilt_deg))
+                if pose.level and self.level.findText(pose.level) >= 0:
+                    self.level.setCurrentText(pose.level)
+                self.orbital_label.setText(f"{pose.orbital_deg:+.0f}°")
+                self.tilt_label.setText(f"{pose.cranial_tilt_deg:+.1f}°")
+            finally:
+                self._updating = False
+        if self.live.isChecked():
+            self._timer.start()
+
+    def _on_needle_changed(self, *_):
+        if self.live.isChecked():
+            self._timer.start()
+
+    def _on_live_changed(self, on: bool):
+        self.state.fluoro_open = bool(on) or self.picture is not None
+        if on:
+            self._timer.start()
+
+    # --- rendering ---------------------------------------------------------------------------
+
+    def take_shot(self) -> None:
+        """Render the current C-arm pose at full resolution."""
+        self.render(SHOT_PIXELS)
+        self.state.fluoro_open = True
+
+    def _render_live(self):
+        self.render(LIVE_PIXELS)
+
+    def render(self, pixels: int) -> bool:
+        """Render a DRR of the current anatomy, pose and needle; False (and a message) on error."""
+        from iddsanatomy.fluoro import drr
+
+        if self.anatomy is None:
+            self.status.setText("No anatomy is loaded.")
+            return False
+        pose = self.state.carm if isinstance(self.state.carm, CArmPose) else None
+        pose = (pose or self.pose_from_controls()).with_(pixels=pixels)
+        extra = []
+        try:
+            needle = drr.needle_layer_from(self.state.needle)
+            if needle is not None:
+                extra.append(needle)
+            t0 = time.perf_counter()
+            sigma = drr.line_integral(self.anatomy, pose, extra=extra)
+            self.last_ms = (time.perf_counter() - t0) * 1000
+        except Exception as exc:  # the panel reports; the app keeps running
+            log.exception("fluoroscopy render failed")
+            self.status.setText(f"Fluoroscopy failed: {exc}")
+            return False
+        self.sigma, self.last_pose = sigma, pose
+        self._redisplay()
+        self.status.setText(
+            f"{pose.level or 'centre'}: oblique {pose.orbital_deg:+.0f}°, tilt "
+            f"{pose.cranial_tilt_deg:+.1f}°, {pixels}² in {self.last_ms:.0f} ms"
+        )
+        self.rendered.emit(self.last_ms)
+        return True
+
+    def overlays(self) -> tuple[dict, list]:
+        """Labels ({text: (col, row)}) and polylines for the chosen overlays."""
+        pose, anatomy = self.last_pose, self.anatomy
+        labels: dict[str, tuple[float, float]] = {}
+        paths: list[np.ndarray] = []
+        if pose is None or anatomy is None:
+            return labels, paths
+        if self.show_levels.isChecked():
+            for level, frame in (anatomy.lps_from_level or {}).items():
+                c, r = pose.project(np.asarray(frame)[:3, 3])
+                labels[level] = (float(c), float(r))
+        if self.show_ribs.isChecked():
+            for sid, s in anatomy.structures.items():
+                if "rib" in sid and s.ok and s.parent is None:
+                    v = np.asarray(s.mesh.vertices)
+                    tip = v[np.argmax(np.abs(v[:, 0]))]  # the free (lateral) end
+                    c, r = pose.project(tip)
+                    labels[s.display_name or sid] = (float(c), float(r))
+        needle = self.state.needle
+        if self.show_needle.isChecked() and needle is not None:
+            entry = getattr(needle, "entry_lps", None)
+            direction = getattr(needle, "direction", None)
+            if entry is not None and direction is not None:
+                e, d = np.asarray(entry, float), np.asarray(direction, float)
+                length = float(getattr(getattr(needle, "needle", None), "length_mm", 120.0))
+                pts = e + np.outer(np.linspace(0.0, length, 24), d / np.linalg.norm(d))
+                paths.append(pose.project(pts))
+        return labels, paths
+
+    def _redisplay(self, *_):
+        from iddsanatomy.fluoro import display
+
+        if self.sigma is None:
+            return
+        pic = display.window(self.sigma, invert=self.invert.isChecked())
+        labels, paths = self.overlays()
+        if labels or paths:
+            pic = display.overlay(pic, labels, paths, scale=self.sigma.shape[0] / 512)
+        self.picture = np.ascontiguousarray(pic)
+        self.image.set_image(QPixmap.fromImage(_qimage(self.picture)))
+
+
+def _qimage(pic: np.ndarray) -> QImage:
+    h, w = pic.shape[:2]
+    if pic.ndim == 2:
+        img = QImage(pic.data, w, h, w, QImage.Format_Grayscale8)
+    else:
+        img = QImage(pic.data, w, h, 3 * w, QImage.Format_RGB888)
+    return img.copy()  # own the pixels: the numpy buffer may go
