@@ -436,7 +436,7 @@ class SceneRenderer:
 
     def _update_labels(self) -> None:
         for name in self._label_actors:
-            self.plotter.remove_actor(name, render=False)
+            self.plotter.remove_actor(f"{name}-labels", render=False)
         self._label_actors.clear()
         for group in LABEL_GROUPS:
             if group not in self.state.labels:

@@ -308,8 +308,9 @@ class MainWindow(QMainWindow):
         def on_end(*_):
             if self.first_frame_seconds is not None:
                 return
-            if not any(a.GetVisibility() for a in self.renderer.actors.values()):
-                return
+            actors = self.renderer.actors.values()
+            if actors and not any(a.GetVisibility() for a in actors):
+                return  # wait for the anatomy (an empty anatomy: the first frame counts)
             self.first_frame_seconds = time.perf_counter() - t0
             if self.first_frame_callback is not None:
                 QTimer.singleShot(0, self.first_frame_callback)
