@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from iddsanatomy.errors import IddsError, ValidationError
 
 
@@ -48,18 +50,18 @@ def load(variant_name: str | None):
     return load_anatomy(variant_preset(variant_name))
 
 
-def level_labels(anatomy, pose) -> dict[str, tuple[float, float]]:
-    """Pixel positions of level labels: each level's frame origin, projected."""
+def level_labels(anatomy, pose, beside_mm: float = 32.0) -> dict[str, tuple[float, float]]:
+    """Pixel positions (col, row) of level labels: each level's body centre, projected, moved
+    ``beside_mm`` (at the isocentre) to the image right so the text does not hide the bone."""
+    shift = beside_mm * pose.magnification / pose.pixel_mm
     out = {}
     for level, frame in (anatomy.lps_from_level or {}).items():
-        col, row = pose.project(frame[:3, 3])
-        out[level] = (float(col), float(row))
+        col, row = pose.project(np.asarray(frame)[:3, 3])
+        out[level] = (float(col + shift), float(row))
     return out
 
 
 def run(args) -> int:
-    import numpy as np
-
     from iddsanatomy.fluoro import display, drr
     from iddsanatomy.fluoro.pose import preset
 

@@ -93,13 +93,17 @@ def overlay(
 ) -> np.ndarray:
     """An RGB copy ((N, N, 3) uint8) of ``picture`` with labels and polylines drawn on it.
 
-    ``labels`` maps text to pixel (col, row); ``paths`` are (k, 2) pixel polylines (a projected
-    needle). Points outside the image are skipped.
+    ``labels`` maps text to pixel (col, row) (the left end of the text); ``paths`` are (k, 2)
+    pixel polylines (a projected needle). Points outside the image are skipped.
     """
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     img = Image.fromarray(picture).convert("RGB")
     draw = ImageDraw.Draw(img)
+    try:
+        font = ImageFont.load_default(size=max(10, round(15 * scale)))
+    except TypeError:  # Pillow < 10.1 has one fixed-size default font
+        font = ImageFont.load_default()
     n = picture.shape[0]
     for path in paths:
         p = np.asarray(path, dtype=float)
@@ -109,7 +113,9 @@ def overlay(
     for text, (c, r) in (labels or {}).items():
         if not (np.isfinite(c) and np.isfinite(r)) or not (0 <= c < n and 0 <= r < n):
             continue
-        draw.text((c + 4, r - 6), text, fill=colour)
+        draw.text(
+            (c, r), text, fill=colour, font=font, anchor="lm", stroke_width=2, stroke_fill=(0, 0, 0)
+        )
     return np.asarray(img)
 
 

@@ -323,9 +323,7 @@ class FluoroPanel(QWidget):
         if pose is None or anatomy is None:
             return labels, paths
         if self.show_levels.isChecked():
-            for level, frame in (anatomy.lps_from_level or {}).items():
-                c, r = pose.project(np.asarray(frame)[:3, 3])
-                labels[level] = (float(c), float(r))
+            labels.update(level_labels(anatomy, pose))
         if self.show_ribs.isChecked():
             for sid, s in anatomy.structures.items():
                 if "rib" in sid and s.ok and s.parent is None:
@@ -355,6 +353,13 @@ class FluoroPanel(QWidget):
             pic = display.overlay(pic, labels, paths, scale=self.sigma.shape[0] / 512)
         self.picture = np.ascontiguousarray(pic)
         self.image.set_image(QPixmap.fromImage(_qimage(self.picture)))
+
+
+def level_labels(anatomy, pose: CArmPose) -> dict[str, tuple[float, float]]:
+    """Where to write each level's name: beside its body, on the image's right."""
+    from iddsanatomy.fluoro.cli import level_labels as labels
+
+    return labels(anatomy, pose)
 
 
 def _qimage(pic: np.ndarray) -> QImage:
