@@ -118,13 +118,18 @@ def _needle_yaml(needle: Any, mode: str) -> Any:
         return None
     if hasattr(needle, "model_dump"):
         return needle.model_dump(exclude_none=True)
-    out = {}
-    for ours, theirs in (("entry_lps", ("entry_lps",)), ("target_lps", ("target_lps", "tip_lps"))):
-        for name in theirs:
-            if getattr(needle, name, None) is not None:
-                out[ours] = _r([float(x) for x in getattr(needle, name)])
-                break
-    return out or None
+    entry = [float(x) for x in needle.entry_lps]
+    direction = [float(x) for x in needle.direction]
+    depth = float(getattr(needle, "depth_mm", 0.0))
+    reach = depth if depth > 1.0 else 50.0  # a target must differ from the entry
+    out: dict[str, Any] = {
+        "entry_lps": _r(entry),
+        "target_lps": _r([e + d * reach for e, d in zip(entry, direction, strict=True)]),
+        "depth_mm": _r(depth),
+    }
+    if getattr(needle, "needle_type", None):
+        out["needle_type"] = needle.needle_type
+    return out
 
 
 def scene_as_yaml(state) -> str:

@@ -339,18 +339,15 @@ class NeedleSpec(Strict):
     )
     depth_mm: float | None = Field(
         None,
-        gt=0,
+        ge=0,
         le=200,
-        description="How far the tip has gone from the entry, mm; default: to the target.",
+        description="How far the needle is advanced past the skin, mm; default: to the target.",
         examples=[55.0],
     )
-    gauge: int = Field(22, ge=16, le=27, description="Needle gauge.", examples=[22])
-    length_mm: float = Field(
-        90.0,
-        gt=0,
-        le=200,
-        description="Needle length, mm (90 mm is the standard spinal).",
-        examples=[90.0],
+    needle_type: str | None = Field(
+        None,
+        description="A needle id (spinal-22G-quincke-90, tuohy-17G-90, …); default: the tool's.",
+        examples=["spinal-22G-pencil-point-90"],
     )
 
     @model_validator(mode="after")
@@ -359,32 +356,37 @@ class NeedleSpec(Strict):
             raise ValueError("entry_lps and target_lps are the same point")
         return self
 
-    def build(self) -> Any:
-        """A needle ``NeedlePose`` when ``iddsanatomy.needle`` offers one, else this spec."""
+    @field_validator("needle_type")
+    @classmethod
+    def _known_needle(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         try:
-            from iddsanatomy import needle as nd
+            from iddsanatomy.needle.needles import NEEDLE_TYPES
+        except ImportError:
+            return v
+        if v not in NEEDLE_TYPES:
+            raise ValueError(f"unknown needle type {v!r}{names.suggest(v, NEEDLE_TYPES)}")
+        return v
+
+    def build(self) -> Any:
+        """A :class:`iddsanatomy.needle.pose.NeedlePose` (this spec while that module is missing).
+
+        The depth defaults to the entry–target distance, limited to the needle's length.
+        """
+        try:
+            from iddsanatomy.needle.pose import NeedlePose
         except ImportError:
             return self
-        cls = getattr(nd, "NeedlePose", None)
-        if cls is None:
-            return self
-        for maker in ("from_entry_target", "from_points"):
-            if hasattr(cls, maker):
-                try:
-                    return getattr(cls, maker)(self.entry_lps, self.target_lps, self.depth_mm)
-                except TypeError:
-                    pass
-        import inspect
-
-        try:
-            params = inspect.signature(cls).parameters
-        except (TypeError, ValueError):
-            return self
-        kw = {k: v for k, v in self.model_dump().items() if k in params and v is not None}
-        try:
-            return cls(**kw)
-        except Exception:  # an API we do not own yet: keep the spec
-            return self
+        entry, target = self.entry_lps, self.target_lps
+        direction = tuple(t - e for e, t in zip(entry, target, strict=True))
+        length = math.sqrt(sum(d * d for d in direction))
+        kw: dict[str, Any] = {"entry_lps": entry, "direction": direction}
+        if self.needle_type is not None:
+            kw["needle_type"] = self.needle_type
+        probe = NeedlePose(**kw)
+        depth = length if self.depth_mm is None else self.depth_mm
+        return probe.with_depth(min(depth, probe.needle.length_mm))
 
 
 class SceneSpec(Strict):
