@@ -23,16 +23,24 @@ LEVELS: tuple[str, ...] = ("T12", "L1", "L2", "L3", "L4", "L5")
 
 @dataclass(frozen=True)
 class VertebraParams:
-    """The numbers that shape one vertebra (mm, degrees). See the module docstring for sources."""
+    """The numbers that shape one vertebra (mm, degrees). See the module docstring for sources.
+
+    Positions of posterior elements along y are measured from the posterior body wall
+    (y = body_depth / 2) unless they say otherwise; z is measured from the body's mid-height.
+    """
 
     level: str
     # --- vertebral body (REF §1)
-    body_width: float  # upper endplate width
-    body_depth: float  # upper endplate AP depth
+    body_width: float  # transverse width, mean over the height (rims wider, waist narrower)
+    body_depth: float  # AP depth, mean over the height
     body_ha: float  # anterior height
     body_hp: float  # posterior height
-    body_waist: float = 0.07  # [shape] fractional narrowing at mid-height ("waist")
-    body_squareness_posterior: float = 3.0  # [shape] superellipse exponent of the posterior half
+    body_waist: float = 0.15  # [shape] rim-to-waist difference as a fraction of the width
+    body_waist_power: float = 1.2  # [shape] <2 concentrates the waist at mid-height
+    body_waist_depth_share: float = 0.5  # [shape] the AP depth narrows by this share of it
+    body_squareness_anterior: float = 2.4  # [shape] superellipse exponent, anterior half
+    body_squareness_posterior: float = 3.2  # [shape] superellipse exponent, posterior half
+    body_posterior_concavity: float = 3.0  # [shape] midline dip of the posterior body wall
     endplate_concavity_superior: float = 0.7  # REF §1 Wang 2012 [R]: caudal endplate of a disc
     endplate_concavity_inferior: float = 1.5  # REF §1 Wang 2012 [R]: cranial endplate of a disc
     endplate_central_fraction: float = 0.70  # REF §1 Wang 2012 [R]: central endplate ≈70 %
@@ -41,36 +49,59 @@ class VertebraParams:
     pedicle_width: float = 10.0
     pedicle_height: float = 15.0
     pedicle_transverse_deg: float = 14.0
-    pedicle_sagittal_deg: float = 5.0  # REF §2 [TU]: 0–10° cephalad
-    pedicle_length: float = 18.0  # [shape] body wall to pars along the axis
+    pedicle_sagittal_deg: float = 3.0  # REF §2 [TU]: 0–10° cephalad, smallest at L5
+    pedicle_length: float = 16.0  # [shape] along the axis, posterior wall to the pars
+    pedicle_top_gap: float = 1.0  # [shape] pedicle top below the posterior-superior body corner
     # --- canal (REF §3a)
     canal_width: float = 25.0  # interpedicular
-    canal_depth: float = 16.7  # midsagittal AP
+    canal_depth: float = 16.7  # midsagittal AP, from the (concave) posterior body wall
     # --- laminae (REF §3b Wang 2024 [R])
     lamina_height: float = 22.0
     lamina_thickness: float = 6.0
     laminar_angle_deg: float = 125.0
-    lamina_sagittal_deg: float = 25.0  # [shape] inferior edge posterior of the superior edge
-    lamina_top_z: float = 6.0  # [shape] superior laminar edge height in the body frame
-    # --- spinous process (REF §3c)
-    sp_length: float = 51.6  # Clouthier 2023 [R]: from the posterior body wall to the tip
-    sp_height: float = 23.5  # Clouthier 2023 [R]: craniocaudal
-    sp_thickness: float = 7.0  # REF §3c [TU]: 6–10 mm plate
-    sp_tip_thickness: float = 10.0  # [shape] bulbous tip
-    sp_centre_z: float = -5.0  # [shape] craniocaudal centre of the SP plate
-    sp_tilt_deg: float = 5.0  # [shape] caudal inclination of the SP axis
+    lamina_sagittal_deg: float = 33.0  # [shape] inferior edge posterior of the superior edge
+    lamina_top_z: float = 8.0  # [shape] superior laminar edge (midline)
+    lamina_top_lateral_z: float = 4.0  # [shape] superior edge where it meets the SAP; the
+    #                                     inferior edge there is lamina_height lower (Wang [R])
+    lamina_bottom_z: float = -9.0  # [shape] inferior edge at the midline (SP base)
+    # --- spinous process (REF §3c): a sagittal plate, thin above and thick below
+    sp_length: float = 47.0  # [shape] posterior body wall to tip (Clouthier's 51.6 [R] uses
+    #                          another start point; the mesh's value is measured in tests)
+    sp_height: float = 23.5  # Clouthier 2023 [R]: craniocaudal, at the base
+    sp_top_base_z: float = 8.0  # [shape]
+    sp_top_tip_z: float = 2.0  # [shape] the upper border slopes down posteriorly
+    sp_tip_height: float = 15.0  # [shape]
+    sp_bottom_z: float = -18.5  # [shape] lowest point of the inferior border (near the tip)
+    sp_bottom_y: float = 35.0  # [shape] where it is, behind the posterior wall
+    sp_base_bottom_z: float = -7.0  # [shape] inferior border where it leaves the laminae
+    sp_half_thickness_top: float = 1.6  # [shape] REF §3c [TU]: plate 6–10 mm thick overall
+    sp_half_thickness_bottom: float = 3.4  # [shape]
+    sp_bulb_radius: float = 4.5  # [shape] bulbous posterior-inferior tip
     # --- transverse processes (REF §3c [TU] tip-to-tip span)
     tp_span: float = 85.0
     tp_height: float = 11.0  # [shape] craniocaudal at the root
-    tp_thickness: float = 5.0  # [shape] AP
-    tp_back_deg: float = 10.0  # [shape] posterior sweep of the TP axis
-    tp_up_deg: float = 3.0  # [shape] cranial tilt of the TP axis
+    tp_thickness: float = 6.0  # [shape] AP
+    tp_root_y: float = 10.0  # [shape] root behind the posterior wall
+    tp_z: float = 5.0  # [shape] root height
+    tp_back_deg: float = 14.0  # [shape] posterior sweep of the TP axis
+    tp_up_deg: float = 2.0  # [shape] cranial tilt of the TP axis
+    tp_body_root: float = 0.0  # [shape] >0: L5-like TP rooted on the body side as well
     # --- articular processes (REF §3d facet orientation to the sagittal plane)
     sap_facet_deg: float = 33.0  # joint with the vertebra above
     iap_facet_deg: float = 42.0  # joint with the vertebra below
-    sap_top_z: float = 24.0  # [shape] cranial tip of the superior articular process
+    sap_joint_x: float = 13.0  # [shape] joint centre (axis of the upper IAP), from the midline
+    sap_joint_y: float = 19.0  # [shape] joint centre behind the posterior wall
+    iap_joint_x: float = 14.0  # [shape] axis of this vertebra's IAP
+    iap_joint_y: float = 20.0  # [shape]
+    iap_radius: float = 5.5  # [shape] IAP half thickness; the SAP wraps it
+    facet_gap: float = 1.5  # [shape] joint space (cartilage) between SAP and IAP
+    sap_thickness: float = 5.0  # [shape]
+    sap_top_z: float = 23.0  # [shape] cranial tip of the SAP
+    sap_arc_deg: float = 70.0  # [shape] J-hook of the SAP around the IAP's front
+    sap_flat_length: float = 5.0  # [shape] straight posterior part of the SAP joint face
+    iap_top_z: float = -2.0  # [shape]
     iap_bottom_z: float = -26.0  # [shape] caudal tip of the inferior articular process
-    facet_half_gap: float = 15.0  # [shape] half distance between the IAP joint surfaces
+    mammillary_radius: float = 2.5  # [shape] mammillary process on the SAP's posterior border
     # --- thoracic features
     costal_facet: bool = False  # T12 carries the 12th rib head on its body/pedicle junction
 
@@ -81,10 +112,9 @@ class VertebraParams:
 #   canal width: REF §3a per-level interpedicular [TU]; canal depth: Clouthier mean 16.68 [R]
 #     over L2–L5 with the minimum at L3 (Griffith 2016 [R])
 #   laminar angle: REF §3b Wang 2024 [R] (T12 takes the L1 value)
-#   SP length/height: Clouthier 2023 L2–L5 means 51.6 / 23.5 [R], spread per level [shape]
+#   SP height: Clouthier 2023 L2–L5 mean 23.5 [R], spread per level [shape]
 #   TP span: REF §3c [TU]; T12 TPs are short tubercles [TU]
-#   facets: REF §3d per-level defaults [TU] from Masharawi 2004 [R] ranges; T11–T12 is thoracic,
-#     ≈25–30° from the frontal plane (Masharawi [R]) = ≈62° from the sagittal plane [D]
+#   facets: see FACET_DEG and JOINTS below
 _TABLE: dict[str, dict] = {
     "T12": dict(
         body_width=40,
@@ -97,11 +127,8 @@ _TABLE: dict[str, dict] = {
         canal_width=21,
         canal_depth=17.0,
         laminar_angle_deg=124.08,
-        sp_length=45.0,
         sp_height=21.0,
         tp_span=55.0,
-        sap_facet_deg=62.0,
-        iap_facet_deg=28.0,
         costal_facet=True,
     ),
     "L1": dict(
@@ -115,11 +142,8 @@ _TABLE: dict[str, dict] = {
         canal_width=23,
         canal_depth=17.5,
         laminar_angle_deg=124.08,
-        sp_length=48.0,
         sp_height=22.0,
         tp_span=72.0,
-        sap_facet_deg=28.0,
-        iap_facet_deg=28.0,
     ),
     "L2": dict(
         body_width=44,
@@ -132,11 +156,8 @@ _TABLE: dict[str, dict] = {
         canal_width=24,
         canal_depth=17.0,
         laminar_angle_deg=125.45,
-        sp_length=51.0,
         sp_height=24.0,
         tp_span=80.0,
-        sap_facet_deg=28.0,
-        iap_facet_deg=33.0,
     ),
     "L3": dict(
         body_width=46,
@@ -149,11 +170,8 @@ _TABLE: dict[str, dict] = {
         canal_width=25,
         canal_depth=16.2,
         laminar_angle_deg=125.00,
-        sp_length=53.0,
         sp_height=25.0,
         tp_span=92.0,
-        sap_facet_deg=33.0,
-        iap_facet_deg=42.0,
     ),
     "L4": dict(
         body_width=48,
@@ -166,11 +184,8 @@ _TABLE: dict[str, dict] = {
         canal_width=26,
         canal_depth=16.5,
         laminar_angle_deg=116.19,
-        sp_length=53.0,
         sp_height=24.0,
         tp_span=88.0,
-        sap_facet_deg=42.0,
-        iap_facet_deg=50.0,
     ),
     "L5": dict(
         body_width=50,
@@ -183,11 +198,69 @@ _TABLE: dict[str, dict] = {
         canal_width=28,
         canal_depth=17.0,
         laminar_angle_deg=108.31,
-        sp_length=49.0,
         sp_height=21.0,
         tp_span=92.0,
-        sap_facet_deg=50.0,
-        iap_facet_deg=53.0,
+    ),
+}
+
+
+#: Facet joint centres (mm): x from the midline and y behind the posterior body wall of the
+#: vertebrae's frames, the axis of the upper vertebra's inferior articular process. One table for
+#: both partners keeps the SAP of a level wrapped around the IAP of the level above. [shape]
+JOINTS: dict[str, tuple[float, float]] = {
+    "T11-T12": (9.5, 19.0),
+    "T12-L1": (10.0, 20.0),
+    "L1-L2": (10.5, 20.5),
+    "L2-L3": (11.0, 21.0),
+    "L3-L4": (11.5, 21.0),
+    "L4-L5": (13.5, 21.0),
+    "L5-S1": (17.0, 20.0),
+}
+
+#: Facet angles to the sagittal plane per joint. REF §3d per-level defaults [TU] from the
+#: Masharawi 2004 ranges [R]; T11–T12 is thoracic, ≈25–30° from the frontal plane (Masharawi
+#: [R]) = ≈62° from the sagittal plane [D]; T12–L1 ≈ L1–L2 (Masharawi T12–L2: 25.9–33.9° [R]).
+FACET_DEG: dict[str, float] = {
+    "T11-T12": 62.0,
+    "T12-L1": 28.0,
+    "L1-L2": 28.0,
+    "L2-L3": 33.0,
+    "L3-L4": 42.0,
+    "L4-L5": 50.0,
+    "L5-S1": 53.0,
+}
+
+_ABOVE = {
+    "T12": "T11-T12",
+    "L1": "T12-L1",
+    "L2": "L1-L2",
+    "L3": "L2-L3",
+    "L4": "L3-L4",
+    "L5": "L4-L5",
+}
+_BELOW = {
+    "T12": "T12-L1",
+    "L1": "L1-L2",
+    "L2": "L2-L3",
+    "L3": "L3-L4",
+    "L4": "L4-L5",
+    "L5": "L5-S1",
+}
+
+#: Per-level shape numbers ([shape], see the module docstring), tuned by the surface comparison.
+_SHAPE: dict[str, dict] = {
+    "T12": dict(sp_length=42.0, tp_span=55.0, tp_height=8.0),
+    "L1": dict(sp_length=44.0),
+    "L2": dict(sp_length=46.0),
+    "L3": dict(sp_length=47.0),
+    "L4": dict(sp_length=46.0),
+    "L5": dict(
+        sp_length=42.0,
+        tp_body_root=1.0,
+        tp_height=12.0,
+        sp_tip_height=13.0,
+        sp_top_base_z=4.0,
+        sp_top_tip_z=-3.0,
     ),
 }
 
@@ -197,7 +270,16 @@ def vertebra_params(level: str) -> VertebraParams:
     key = level.upper()
     if key not in _TABLE:
         raise ValidationError(f"vertebra level {level!r} is not modelled; expected one of {LEVELS}")
-    return VertebraParams(level=key, **_TABLE[key])
+    up, down = _ABOVE[key], _BELOW[key]
+    joints = dict(
+        sap_joint_x=JOINTS[up][0],
+        sap_joint_y=JOINTS[up][1],
+        iap_joint_x=JOINTS[down][0],
+        iap_joint_y=JOINTS[down][1],
+        sap_facet_deg=FACET_DEG[up],
+        iap_facet_deg=FACET_DEG[down],
+    )
+    return VertebraParams(level=key, **{**_TABLE[key], **joints, **_SHAPE[key]})
 
 
 def with_changes(params: VertebraParams, **changes) -> VertebraParams:

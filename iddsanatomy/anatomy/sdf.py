@@ -347,3 +347,51 @@ class PartModel:
         """Index (into ``names``) of the nearest part at each point ((n,) int)."""
         vals = self.part_values(p)
         return np.argmin(np.stack([vals[k] for k in self.names], axis=1), axis=1)
+
+
+def polygon2(u: np.ndarray, v: np.ndarray, verts) -> np.ndarray:
+    """Exact signed distance to a simple polygon in the (u, v) plane (Quilez's formula).
+
+    ``verts`` is (m, 2), in either winding order; negative inside.
+    """
+    vs = np.asarray(verts, float)
+    p = np.column_stack([u, v])
+    d = np.sum((p - vs[0]) ** 2, axis=1)
+    sign = np.ones(len(p))
+    m = len(vs)
+    for i in range(m):
+        a, b = vs[i], vs[i - 1]
+        e = b - a
+        w = p - a
+        t = np.clip((w @ e) / np.dot(e, e), 0.0, 1.0)
+        dist = w - t[:, None] * e
+        d = np.minimum(d, np.sum(dist * dist, axis=1))
+        c1 = p[:, 1] >= a[1]
+        c2 = p[:, 1] < b[1]
+        c3 = e[0] * w[:, 1] > e[1] * w[:, 0]
+        flip = (c1 & c2 & c3) | (~c1 & ~c2 & ~c3)
+        sign = np.where(flip, -sign, sign)
+    return sign * np.sqrt(d)
+
+
+def arc_shell2(
+    u: np.ndarray, v: np.ndarray, radius: float, thickness: float, start_deg: float, end_deg: float
+) -> np.ndarray:
+    """Distance bound to a circular arc band in the (u, v) plane centred at the origin.
+
+    The band has mid-radius ``radius`` and full ``thickness``, and covers the polar angles from
+    ``start_deg`` to ``end_deg`` (counter-clockwise, from +u) with round ends.
+    """
+    a0, a1 = np.radians(start_deg), np.radians(end_deg)
+    mid = 0.5 * (a0 + a1)
+    half = 0.5 * (a1 - a0)
+    # rotate so that the arc is symmetric about +u
+    c, s = np.cos(mid), np.sin(mid)
+    x = c * u + s * v
+    y = np.abs(-s * u + c * v)
+    ang = np.arctan2(y, x)
+    r = np.hypot(x, y)
+    ring = np.abs(r - radius) - thickness / 2
+    end = np.array([np.cos(half), np.sin(half)]) * radius
+    cap = np.hypot(x - end[0], y - end[1]) - thickness / 2
+    return np.where(ang <= half, ring, cap)

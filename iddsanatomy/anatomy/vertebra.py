@@ -76,90 +76,95 @@ class BoneMesh:
 # --------------------------------------------------------------------------------------------
 # geometry
 # --------------------------------------------------------------------------------------------
+Z = np.array([0.0, 0.0, 1.0])
+
+
 @dataclass(frozen=True)
 class _Layout:
     """Derived key points of one vertebra (mm, local frame, left side, x > 0)."""
 
-    y_wall: float  # posterior body wall
+    y_wall: float  # posterior body wall (at the sides)
+    y_canal_front: float  # anterior canal boundary in the midline (concave posterior wall)
     y_canal_back: float  # posterior canal boundary in the midline
     z_ped: float  # pedicle axis height
     ped_mid: np.ndarray
-    ped_dir: np.ndarray
     ped_a: np.ndarray
     ped_b: np.ndarray  # pars / articular pillar end of the pedicle
-    lam_e1: np.ndarray  # along the lamina, midline -> lateral
-    lam_n: np.ndarray  # lamina normal, pointing posteriorly
-    lam_up: np.ndarray  # lamina "height" direction (superior and anterior)
+    lam_axes: tuple  # (along, normal, up) unit vectors of the left lamina plate
     lam_centre: np.ndarray
+    lam_origin: np.ndarray  # midline point of the lamina's mid-surface at pedicle height
     lam_half: np.ndarray  # half length, half thickness, half height
-    sp_base: np.ndarray
-    sp_tip: np.ndarray
+    sp_poly: np.ndarray  # (4, 2) sagittal (y, z) outline of the spinous process
     tp_root: np.ndarray
     tp_tip: np.ndarray
-    sap_joint: np.ndarray  # a point on the SAP joint surface
-    iap_joint: np.ndarray
+    sap_joint: np.ndarray  # (x, y) axis of the upper vertebra's IAP, which the SAP wraps
+    iap_joint: np.ndarray  # (x, y) axis of this vertebra's IAP
 
 
 def _layout(pr: VertebraParams) -> _Layout:
-    d2 = pr.body_depth / 2.0
-    y_wall = d2
-    y_cb = y_wall + pr.canal_depth
-    z_ped = pr.body_hp / 2.0 - pr.pedicle_height / 2.0 - 1.0
+    y_wall = pr.body_depth / 2.0
+    y_cf = y_wall - pr.body_posterior_concavity
+    y_cb = y_cf + pr.canal_depth
+    z_ped = pr.body_hp / 2.0 - pr.pedicle_height / 2.0 - pr.pedicle_top_gap
     a = np.radians(pr.pedicle_transverse_deg)
     sg = np.radians(pr.pedicle_sagittal_deg)
     ped_dir = np.array([np.sin(a) * np.cos(sg), np.cos(a) * np.cos(sg), -np.sin(sg)])
     ped_mid = np.array([pr.canal_width / 2 + pr.pedicle_width / 2, y_wall + 3.0, z_ped])
-    ped_a = ped_mid - 10.0 * ped_dir
-    ped_b = ped_mid + (pr.pedicle_length - 10.0) * ped_dir
+    ped_a = ped_mid - 8.0 * ped_dir
+    ped_b = ped_mid + (pr.pedicle_length - 5.0) * ped_dir
 
+    # lamina: REF §3b bilateral laminar angle -> each plate leans beta from the frontal plane
     beta = np.radians((180.0 - pr.laminar_angle_deg) / 2.0)
     tau = np.radians(pr.lamina_sagittal_deg)
     e1 = np.array([np.cos(beta), -np.sin(beta), 0.0])
     n0 = np.array([np.sin(beta), np.cos(beta), 0.0])
     # the plate leans: going up it moves anteriorly, so its lower edge is the most posterior
-    up = np.cos(tau) * np.array([0.0, 0.0, 1.0]) - np.sin(tau) * n0
+    up = np.cos(tau) * Z - np.sin(tau) * n0
     n = np.cross(up, e1)
-    if n[1] < 0:
-        n = -n
-    lam_len = ped_b[0] + 3.0
+    n = n if n[1] > 0 else -n
+    lam_len = pr.iap_joint_x + 2.0
     lam_half = np.array(
         [lam_len / 2.0 / np.cos(beta), pr.lamina_thickness / 2, pr.lamina_height / 2]
     )
     z_lc = pr.lamina_top_z - pr.lamina_height / 2 * np.cos(tau)
-    mid0 = np.array([0.0, y_cb + pr.lamina_thickness / 2, z_lc])
-    lam_centre = mid0 + e1 * (lam_half[0] - 1.0 / np.cos(beta))
+    # inner face of the lamina passes through the canal's posterior midline point at pedicle height
+    inner_mid = np.array([0.0, y_cb, z_ped])
+    centre0 = inner_mid + n * pr.lamina_thickness / 2
+    centre0 = centre0 + up * ((z_lc - centre0[2]) / up[2])
+    lam_centre = centre0 + e1 * (lam_half[0] - 1.0)
 
-    sp_base = np.array([0.0, y_cb + 2.0, pr.sp_centre_z])
-    tilt = np.radians(pr.sp_tilt_deg)
-    sp_len_axis = pr.sp_length - (sp_base[1] - y_wall)
-    sp_tip = sp_base + sp_len_axis * np.array([0.0, np.cos(tilt), -np.sin(tilt)])
-
-    tp_root = np.array([ped_b[0] - 2.0, ped_b[1] - 6.0, z_ped + 1.0])
-    tp_len = pr.tp_span / 2 - tp_root[0]
-    tp_tip = tp_root + np.array(
+    y_tip = y_wall + pr.sp_length
+    y_base = y_cb + 1.0
+    sp_poly = np.array(
         [
-            tp_len,
-            tp_len * np.tan(np.radians(pr.tp_back_deg)),
-            tp_len * np.tan(np.radians(pr.tp_up_deg)),
+            [y_base - 4.0, pr.sp_top_base_z],
+            [y_tip, pr.sp_top_tip_z],
+            [y_tip, pr.sp_top_tip_z - pr.sp_tip_height],
+            [y_wall + pr.sp_bottom_y, pr.sp_bottom_z],
+            [y_base - 4.0, pr.sp_base_bottom_z],
         ]
     )
-    sap_joint = np.array([ped_b[0] + 1.0, ped_b[1] + 4.0, 0.0])
-    iap_joint = np.array([pr.facet_half_gap, ped_b[1] + 6.0, 0.0])
+
+    tp_root = np.array([ped_b[0] - 1.0, y_wall + pr.tp_root_y, pr.tp_z])
+    tp_len = pr.tp_span / 2 - tp_root[0]
+    tp_tip = tp_root + tp_len * np.array(
+        [1.0, np.tan(np.radians(pr.tp_back_deg)), np.tan(np.radians(pr.tp_up_deg))]
+    )
+    sap_joint = np.array([pr.sap_joint_x, y_wall + pr.sap_joint_y])
+    iap_joint = np.array([pr.iap_joint_x, y_wall + pr.iap_joint_y])
     return _Layout(
         y_wall,
+        y_cf,
         y_cb,
         z_ped,
         ped_mid,
-        ped_dir,
         ped_a,
         ped_b,
-        e1,
-        n,
-        up,
+        (e1, n, up),
         lam_centre,
+        inner_mid + n * pr.lamina_thickness / 2,
         lam_half,
-        sp_base,
-        sp_tip,
+        sp_poly,
         tp_root,
         tp_tip,
         sap_joint,
@@ -168,7 +173,8 @@ def _layout(pr: VertebraParams) -> _Layout:
 
 
 def _mirror(v: np.ndarray, side: int) -> np.ndarray:
-    return v * np.array([side, 1.0, 1.0])
+    v = np.asarray(v, float)
+    return v * (np.array([side, 1.0, 1.0]) if v.shape[-1] == 3 else np.array([side, 1.0]))
 
 
 def _body_field(pr: VertebraParams):
@@ -179,9 +185,15 @@ def _body_field(pr: VertebraParams):
         x, y, z = p[:, 0], p[:, 1], p[:, 2]
         hh = 0.5 * (ha + (hp - ha) * np.clip((y + d2) / (2 * d2), 0.0, 1.0))
         zr = np.clip(z / hh, -1.0, 1.0)
-        s = 1.0 - pr.body_waist * (1.0 - zr * zr)
-        n = np.where(y > 0, pr.body_squareness_posterior, 2.2)
-        d_xy = sdf.superellipse2(x / s, y / s, w2, d2, n) * s
+        # waist profile normalised so that the mean width over the height is body_width
+        pw = pr.body_waist_power
+        s = 1.0 + pr.body_waist * (pw / (pw + 1.0) - (1.0 - np.abs(zr) ** pw))
+        sy = 1.0 + pr.body_waist_depth_share * (s - 1.0)
+        n = np.where(y > 0, pr.body_squareness_posterior, pr.body_squareness_anterior)
+        # the posterior wall dips forward in the midline (it faces the canal)
+        dip = pr.body_posterior_concavity * np.clip(1.0 - (x / (0.32 * pr.body_width)) ** 2, 0, 1)
+        yy = y + dip * np.clip(y / d2, 0.0, 1.0) ** 2
+        d_xy = sdf.superellipse2(x, yy, w2 * s, d2 * sy, n)
         cf = pr.endplate_central_fraction
         rho2 = (x / (cf * w2)) ** 2 + (y / (cf * d2)) ** 2
         dish = np.where(rho2 < 1.0, (1.0 - rho2) ** 2, 0.0)
@@ -201,68 +213,171 @@ def _oriented_box(centre, axes, half, radius):
     return f
 
 
-def _ecapsule(a, b, half_w, half_h):
+def _ecapsule(a, b, half_w, half_h, up=(0.0, 0.0, 1.0)):
     def f(p):
-        return sdf.elliptic_capsule(p, a, b, half_w, half_h)
+        return sdf.elliptic_capsule(p, a, b, half_w, half_h, up)
 
     return f
 
 
-def _part_fields(pr: VertebraParams) -> dict:
+def _extrude_z(d2: np.ndarray, z: np.ndarray, z0: float, z1: float, r: float) -> np.ndarray:
+    """Extrude a 2D distance between heights z0 < z1 with rounded caps of radius ~r."""
+    dz = np.abs(z - 0.5 * (z0 + z1)) - 0.5 * (z1 - z0)
+    return sdf.smax(d2, dz, r)
+
+
+def _sap_field(pr: VertebraParams, lay: _Layout, side: int):
+    """Superior articular process: a J-shaped shell wrapping the upper IAP's axis from the front
+    and the side, its straight posterior part at the facet angle (REF §3d); the joint face is its
+    concave medial side. A mammillary process sits on its posterior border."""
+    th = pr.sap_facet_deg
+    r_in = pr.iap_radius + pr.facet_gap
+    r_mid = r_in + pr.sap_thickness / 2
+    # polar angles around the joint axis, from +x (lateral) towards +y (posterior); the joint
+    # face's posterior part has tangent angle th from the sagittal plane at polar angle -th
+    a_end = -th + 20.0
+    a_start = a_end - pr.sap_arc_deg - 20.0
+    jx, jy = lay.sap_joint
+    p0 = np.array([jx, jy]) + r_mid * np.array(
+        [np.cos(np.radians(a_end)), np.sin(np.radians(a_end))]
+    )
+    t = np.array([np.sin(np.radians(th)), np.cos(np.radians(th))])
+    p1 = p0 + pr.sap_flat_length * t
+    z0 = lay.z_ped
+    z1 = pr.sap_top_z
+    mam = np.array([p1[0] + 1.0, p1[1] + 1.0, 0.5 * (z0 + z1)])
+
+    def f(q):
+        x = side * q[:, 0]
+        y = q[:, 1]
+        arc = sdf.arc_shell2(x - jx, y - jy, r_mid, pr.sap_thickness, a_start, a_end)
+        seg = _seg2(x, y, p0, p1) - pr.sap_thickness / 2
+        d2 = np.minimum(arc, seg)
+        shell = _extrude_z(d2, q[:, 2], z0, z1, 2.5)
+        m = sdf.sphere(np.column_stack([x, y, q[:, 2]]), mam, pr.mammillary_radius)
+        return sdf.smin(shell, m, 2.0)
+
+    return f
+
+
+def _seg2(x, y, a, b):
+    e = b - a
+    t = np.clip(((x - a[0]) * e[0] + (y - a[1]) * e[1]) / np.dot(e, e), 0.0, 1.0)
+    return np.hypot(x - a[0] - t * e[0], y - a[1] - t * e[1])
+
+
+def _iap_field(pr: VertebraParams, lay: _Layout, side: int):
+    """Inferior articular process: a convex column hanging from the lamina, its anterolateral
+    face (the joint face) turned to the facet angle of the joint below (REF §3d)."""
+    th = np.radians(pr.iap_facet_deg)
+    jx, jy = lay.iap_joint
+    # cross-section: ellipse elongated along the joint line
+    t = np.array([np.sin(th), np.cos(th)])
+    r_long, r_short = pr.iap_radius * 1.25, pr.iap_radius
+    z_top, z_bot = pr.iap_top_z, pr.iap_bottom_z
+
+    def f(q):
+        x = side * q[:, 0] - jx
+        y = q[:, 1] - jy
+        u = x * t[0] + y * t[1]
+        v = -x * t[1] + y * t[0]
+        z = q[:, 2]
+        # taper towards the tip
+        k = np.clip((z - z_bot) / (z_top - z_bot), 0.0, 1.0)
+        s = 0.65 + 0.35 * np.sqrt(k)
+        d2 = sdf.ellipse2(u, v, r_long * s, r_short * s)
+        return _extrude_z(d2, z, z_bot, z_top, 0.8 * r_short)
+
+    return f
+
+
+def _lamina_field(pr: VertebraParams, lay: _Layout, side: int):
+    """Lamina: a plate leaning back at its lower edge, outlined (in its own plane) by a
+    quadrilateral whose inferior edge rises to the midline (the roof of the interlaminar window)."""
+    e1, n, up = (_mirror(v, side) for v in lay.lam_axes)
+    origin = _mirror(lay.lam_origin, side)
+    length = lay.lam_half[0] * 2
+    # (along, height) outline: z values converted to distances along the tilted "up" axis
+    k = 1.0 / lay.lam_axes[2][2]
+    z0 = origin[2]
+    poly = np.array(
+        [
+            [-1.0, (pr.lamina_top_z - z0) * k],
+            [length, (pr.lamina_top_lateral_z - z0) * k],
+            [length, (pr.lamina_top_lateral_z - pr.lamina_height - z0) * k],
+            [-1.0, (pr.lamina_bottom_z - z0) * k],
+        ]
+    )
+    half_t = pr.lamina_thickness / 2
+
+    def f(p):
+        q = p - origin
+        u, w, t = q @ e1, q @ up, q @ n
+        d2 = sdf.polygon2(u, w, poly)
+        return sdf.smax(d2, np.abs(t) - half_t, 2.0)
+
+    return f
+
+
+def _blend2(f, g, k):
+    def h(p):
+        return sdf.smin(f(p), g(p), k)
+
+    return h
+
+
+def _part_fields(pr: VertebraParams):
     lay = _layout(pr)
     parts = {"body": _body_field(pr)}
     for side, name in ((1, "left"), (-1, "right")):
-        m = lambda v, s=side: _mirror(np.asarray(v, float), s)  # noqa: E731
-
         parts[f"pedicle.{name}"] = _ecapsule(
-            m(lay.ped_a), m(lay.ped_b), pr.pedicle_width / 2, pr.pedicle_height / 2
+            _mirror(lay.ped_a, side),
+            _mirror(lay.ped_b, side),
+            pr.pedicle_width / 2,
+            pr.pedicle_height / 2,
         )
-        e1, n, up = m(lay.lam_e1), m(lay.lam_n), m(lay.lam_up)
-        if side < 0:
-            n = n  # mirrored vectors keep their meaning; only handedness flips
-        parts[f"lamina.{name}"] = _oriented_box(m(lay.lam_centre), (e1, n, up), lay.lam_half, 2.0)
-
-        parts[f"transverse_process.{name}"] = _ecapsule(
-            m(lay.tp_root),
-            m(lay.tp_tip),
+        parts[f"lamina.{name}"] = _lamina_field(pr, lay, side)
+        tp = _ecapsule(
+            _mirror(lay.tp_root, side),
+            _mirror(lay.tp_tip, side),
             (pr.tp_thickness / 2, pr.tp_thickness / 2 * 0.8),
-            (pr.tp_height / 2, pr.tp_height / 2 * 0.7),
+            (pr.tp_height / 2, pr.tp_height / 2 * 0.75),
         )
-        # superior articular process: a plate whose medial face is the joint surface,
-        # oriented at the facet angle to the sagittal plane (REF §3d)
-        th = np.radians(pr.sap_facet_deg)
-        t = m(np.array([np.sin(th), np.cos(th), 0.0]))  # joint line, posterior-lateral
-        nl = m(np.array([np.cos(th), -np.sin(th), 0.0]))  # away from the joint (lateral)
-        sap_h = (pr.sap_top_z - lay.z_ped) / 2
-        c = m(lay.sap_joint) + nl * 3.0 + np.array([0.0, 0.0, lay.z_ped + sap_h])
-        parts[f"superior_articular_process.{name}"] = _oriented_box(
-            c, (t, nl, np.array([0.0, 0.0, 1.0])), np.array([8.0, 3.0, sap_h]), 2.5
-        )
-        th = np.radians(pr.iap_facet_deg)
-        t = m(np.array([np.sin(th), np.cos(th), 0.0]))
-        nl = m(np.array([np.cos(th), -np.sin(th), 0.0]))
-        iap_top = lay.lam_centre[2] - 2.0
-        iap_h = (iap_top - pr.iap_bottom_z) / 2
-        c = m(lay.iap_joint) - nl * 3.5 + np.array([0.0, 0.0, pr.iap_bottom_z + iap_h])
-        parts[f"inferior_articular_process.{name}"] = _oriented_box(
-            c, (t, nl, np.array([0.0, 0.0, 1.0])), np.array([7.0, 3.5, iap_h]), 3.0
-        )
+        if pr.tp_body_root > 0:
+            # L5: the stout TP also springs from the side of the body and pedicle
+            root2 = _ecapsule(
+                _mirror(
+                    np.array([pr.body_width / 2 - 6.0, pr.body_depth / 2 - 6.0, pr.tp_z - 2]), side
+                ),
+                _mirror(lay.tp_root + np.array([12.0, 2.0, 0.0]), side),
+                pr.tp_thickness / 2 + 1.0,
+                pr.tp_height / 2,
+            )
+            tp = _blend2(tp, root2, 4.0)
+        parts[f"transverse_process.{name}"] = tp
+        parts[f"superior_articular_process.{name}"] = _sap_field(pr, lay, side)
+        parts[f"inferior_articular_process.{name}"] = _iap_field(pr, lay, side)
 
-    sp_axis = lay.sp_tip - lay.sp_base
-    sp_len = np.linalg.norm(sp_axis)
-    sp_u = sp_axis / sp_len
-    sp_c = (lay.sp_base + lay.sp_tip) / 2
-    sp_plate = _oriented_box(
-        sp_c,
-        (np.array([1.0, 0.0, 0.0]), sp_u, np.cross([1.0, 0.0, 0.0], sp_u)),
-        np.array([pr.sp_thickness / 2, sp_len / 2, pr.sp_height / 2]),
-        2.5,
+    poly = lay.sp_poly
+    z_hi = max(poly[0, 1], poly[1, 1])
+    z_lo = poly[:, 1].min()
+    bulb_c = np.array(
+        [0.0, poly[2, 0] - pr.sp_bulb_radius, 0.5 * (poly[2, 1] + poly[3, 1]) + pr.sp_bulb_radius]
     )
-    tip_c = lay.sp_tip - 5.0 * sp_u
 
     def sp(p):
-        bulb = sdf.ellipsoid(p - tip_c, (pr.sp_tip_thickness / 2, 6.0, pr.sp_height / 2 * 0.95))
-        return sdf.smin(sp_plate(p), bulb, 3.0)
+        d2 = sdf.polygon2(p[:, 1], p[:, 2], poly)
+        k = np.clip((p[:, 2] - z_lo) / max(z_hi - z_lo, 1e-6), 0.0, 1.0)
+        half_t = (
+            pr.sp_half_thickness_bottom
+            + (pr.sp_half_thickness_top - pr.sp_half_thickness_bottom) * k
+        )
+        plate = sdf.smax(d2, np.abs(p[:, 0]) - half_t, 1.5)
+        bulb = sdf.ellipsoid(
+            p - bulb_c,
+            (pr.sp_half_thickness_bottom + 1.0, pr.sp_bulb_radius, pr.sp_bulb_radius * 1.2),
+        )
+        return sdf.smin(plate, bulb, 3.0)
 
     parts["spinous_process"] = sp
     return {k: parts[k] for k in VERTEBRA_PARTS}, lay
@@ -274,26 +389,32 @@ def vertebra_model(
     """The part-labelled signed distance model of one vertebra (not meshed)."""
     pr = params if params is not None else vertebra_params(level)
     parts, lay = _part_fields(pr)
-    canal_cy = lay.y_wall + pr.canal_depth / 2
+    canal_cy = 0.5 * (lay.y_canal_front + lay.y_canal_back)
 
     def combine(v):
         arch = sdf.smooth_union(
-            3.0,
+            2.5,
             v["pedicle.left"],
             v["pedicle.right"],
             v["lamina.left"],
             v["lamina.right"],
-            v["superior_articular_process.left"],
-            v["superior_articular_process.right"],
-            v["inferior_articular_process.left"],
-            v["inferior_articular_process.right"],
             v["transverse_process.left"],
             v["transverse_process.right"],
+            v["spinous_process"],
         )
-        arch = sdf.smin(arch, v["spinous_process"], 3.0)
+        facets = np.minimum.reduce(
+            [
+                v["superior_articular_process.left"],
+                v["superior_articular_process.right"],
+                v["inferior_articular_process.left"],
+                v["inferior_articular_process.right"],
+            ]
+        )
+        arch = sdf.smin(arch, facets, 2.0)
         return sdf.smin(v["body"], arch, 2.5)
 
     def canal(p):
+        # the canal's cross-section; only trims fillets that would bulge into it
         return sdf.ellipse2(p[:, 0], p[:, 1] - canal_cy, pr.canal_width / 2, pr.canal_depth / 2)
 
     model = sdf.PartModel(parts, combine, cut=canal, cut_radius=1.0)
@@ -311,7 +432,7 @@ def _landmarks(pr: VertebraParams, lay: _Layout) -> tuple[dict, dict]:
     d2 = pr.body_depth / 2
     ha2, hp2 = pr.body_ha / 2, pr.body_hp / 2
     hm = (pr.body_ha + pr.body_hp) / 4
-    cc = np.array([0.0, lay.y_wall + pr.canal_depth / 2, lay.z_ped])
+    cc = np.array([0.0, 0.5 * (lay.y_canal_front + lay.y_canal_back), lay.z_ped])
     lm = {
         "body_centre": np.zeros(3),
         "superior_endplate_centre": np.array([0.0, 0.0, hm - pr.endplate_concavity_superior]),
@@ -329,6 +450,12 @@ def _landmarks(pr: VertebraParams, lay: _Layout) -> tuple[dict, dict]:
         "pedicle_centre.right": _mirror(lay.ped_mid, -1),
         "transverse_tip.left": lay.tp_tip.copy(),
         "transverse_tip.right": _mirror(lay.tp_tip, -1),
+        "superior_facet_axis.left": np.array([*lay.sap_joint, pr.sap_top_z]),
+        "superior_facet_axis.right": np.array([-lay.sap_joint[0], lay.sap_joint[1], pr.sap_top_z]),
+        "inferior_facet_axis.left": np.array([*lay.iap_joint, pr.iap_bottom_z]),
+        "inferior_facet_axis.right": np.array(
+            [-lay.iap_joint[0], lay.iap_joint[1], pr.iap_bottom_z]
+        ),
     }
     return lm, {
         "canal_half_width_mm": pr.canal_width / 2,
