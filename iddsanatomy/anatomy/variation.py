@@ -176,21 +176,48 @@ def structure_level_frame(structure: Structure) -> str | None:
     return None
 
 
-def moved(structure: Structure, vertices: np.ndarray, faces_from=None) -> Structure:
-    """A copy of ``structure`` whose mesh has new vertices (faces and labels unchanged)."""
+def moved(structure: Structure, vertices: np.ndarray, coarse_vertices=None) -> Structure:
+    """A copy of ``structure`` whose mesh (and coarse mesh) have new vertices, same faces."""
     import trimesh
 
-    mesh = structure.mesh
-    new_mesh = trimesh.Trimesh(vertices=vertices, faces=mesh.faces, process=False)
-    return replace(structure, mesh=new_mesh, coarse=None)
+    mesh = trimesh.Trimesh(vertices=vertices, faces=structure.mesh.faces, process=False)
+    coarse = None
+    if structure.coarse is not None and coarse_vertices is not None:
+        coarse = trimesh.Trimesh(
+            vertices=coarse_vertices, faces=structure.coarse.faces, process=False
+        )
+    return replace(structure, mesh=mesh, coarse=coarse)
+
+
+def _skinned(s: Structure, transforms, base_frames, cache, sid) -> Structure:
+    key = (sid, "skin")
+    if key not in cache:
+        cache[key] = SpineSkin(s.mesh.vertices, base_frames)
+    coarse_v = None
+    if s.coarse is not None:
+        ckey = (sid, "coarse")
+        if ckey not in cache:
+            cache[ckey] = SpineSkin(s.coarse.vertices, base_frames)
+        coarse_v = cache[ckey].apply(s.coarse.vertices, transforms)
+    return moved(s, cache[key].apply(s.mesh.vertices, transforms), coarse_v)
 
 
 def _is_identity(t: np.ndarray) -> bool:
     return bool(np.allclose(t, np.eye(4)))
 
 
-def repose(base: Anatomy, transforms: dict[str, np.ndarray], cache: dict) -> Anatomy:
-    """Apply per-level ``new_from_default`` transforms to every structure of ``base``."""
+def repose(
+    base: Anatomy,
+    transforms: dict[str, np.ndarray],
+    cache: dict,
+    surface_transforms: dict[str, np.ndarray] | None = None,
+) -> Anatomy:
+    """Apply per-level ``new_from_default`` transforms to every structure of ``base``.
+
+    ``surface_transforms`` (posture only, no scoliosis) move the skin and subcutaneous fat;
+    by default they are ``transforms``.
+    """
+    surface_transforms = transforms if surface_transforms is None else surface_transforms
     out: dict[str, Structure] = {}
     for sid, s in base.structures.items():
         if not s.ok:
@@ -201,10 +228,8 @@ def repose(base: Anatomy, transforms: dict[str, np.ndarray], cache: dict) -> Ana
             t = transforms.get(rigid, np.eye(4))
             out[sid] = s if _is_identity(t) else _rigid(s, t)
             continue
-        key = (sid, "skin")
-        if key not in cache:
-            cache[key] = SpineSkin(s.mesh.vertices, base.lps_from_level)
-        out[sid] = moved(s, cache[key].apply(s.mesh.vertices, transforms))
+        chosen = surface_transforms if sid in SURFACE_IDS else transforms
+        out[sid] = _skinned(s, chosen, base.lps_from_level, cache, sid)
     frames = {lv: transforms.get(lv, np.eye(4)) @ f for lv, f in base.lps_from_level.items()}
     landmarks = {}
     for name, p in base.landmarks_lps.items():
@@ -226,3 +251,66 @@ def _rigid(s: Structure, t: np.ndarray) -> Structure:
             vertices=geometry.apply(t, s.coarse.vertices), faces=s.coarse.faces, process=False
         )
     return replace(s, mesh=mesh, coarse=coarse)
+
+
+# --------------------------------------------------------------------------------------------
+# stage 2: habitus
+# --------------------------------------------------------------------------------------------
+#: How far in front of the vertebral bodies the body's axis lies, for the outward direction in
+#: which the subcutaneous fat grows (a modelling choice: the back's surface is what matters).
+BODY_AXIS_ANTERIOR_MM = 80.0
+#: Fat vertices closer than this to the skin belong to the fat's outer surface.
+FAT_OUTER_TOL_MM = 1.5
+
+
+def outward_directions(
+    vertices_lps: np.ndarray, lps_from_level: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Unit directions (n, 3) in which the body surface grows: radial from the body's axis.
+
+    On the midline of the back this is +y (posterior), so a midline needle sees exactly the
+    thickness added.
+    """
+    y_axis = np.mean([f[1, 3] for f in lps_from_level.values()]) - BODY_AXIS_ANTERIOR_MM
+    d = np.zeros_like(vertices_lps)
+    d[:, 0] = vertices_lps[:, 0]
+    d[:, 1] = vertices_lps[:, 1] - y_axis
+    n = np.linalg.norm(d, axis=1, keepdims=True)
+    return d / np.maximum(n, 1e-9)
+
+
+class HabitusRig:
+    """What moves, and in which direction, when the subcutaneous fat thickens (cached per anatomy).
+
+    The skin moves out as a whole; the fat's outer surface (the vertices that touch the skin)
+    moves with it and its inner surface stays on the muscle and ligaments (Bahk 1998: only the
+    subcutaneous tissue changes with body size; REFERENCE §11b).
+    """
+
+    def __init__(self, anatomy: Anatomy, skin_id: str = "skin", fat_id: str = "subcutaneous_fat"):
+        from scipy.spatial import cKDTree
+
+        self.skin_id, self.fat_id = skin_id, fat_id
+        skin = anatomy[skin_id].mesh
+        fat = anatomy[fat_id].mesh
+        self.skin_dir = outward_directions(np.asarray(skin.vertices), anatomy.lps_from_level)
+        fat_v = np.asarray(fat.vertices)
+        dist, _ = cKDTree(np.asarray(skin.vertices)).query(fat_v)
+        # a vertex of the fat that lies on the skin (to within the meshing tolerance)
+        self.fat_weight = np.clip(1.0 - dist / FAT_OUTER_TOL_MM, 0.0, 1.0)
+        self.fat_dir = outward_directions(fat_v, anatomy.lps_from_level)
+
+    def apply(self, anatomy: Anatomy, extra_mm: float) -> Anatomy:
+        skin, fat = anatomy[self.skin_id], anatomy[self.fat_id]
+        structures = dict(anatomy.structures)
+        structures[self.skin_id] = moved(skin, skin.mesh.vertices + extra_mm * self.skin_dir)
+        structures[self.fat_id] = moved(
+            fat, fat.mesh.vertices + (extra_mm * self.fat_weight)[:, None] * self.fat_dir
+        )
+        return Anatomy(
+            structures,
+            dict(anatomy.landmarks_lps),
+            anatomy.lps_from_level,
+            anatomy.variant,
+            dict(anatomy.info),
+        )
