@@ -19,6 +19,7 @@ Design choices, for speed on a software renderer (Mesa llvmpipe, ~12 fps at 500k
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 
@@ -38,6 +39,7 @@ BACKGROUND_TOP = (0.235, 0.275, 0.335)
 HIGHLIGHT_RGB = (1.0, 0.70, 0.16)  # amber: what a lesson or the trainee points at
 SELECT_RGB = (0.30, 0.82, 1.0)  # cyan: the picked structure or part
 NEEDLE_RGB = (0.82, 0.84, 0.88)
+CATHETER_RGB = (0.95, 0.95, 0.55)
 
 # Soft tissue that would hide the spine is not shown until asked for; spaces are translucent.
 DEFAULT_HIDDEN_TISSUES = frozenset({"skin", "fat", "muscle", "csf", "region", "scar"})
@@ -127,7 +129,7 @@ class SceneRenderer:
         self._plane = vtkPlane()
         self._clip_on = False
         self._label_actors: list[str] = []
-        self._needle_actor = None
+        self._instrument_actors: set[str] = set()
         self._style_observers: list[tuple[object, int]] = []
         self._connections: list[tuple[object, Callable]] = []
         #: ``callable(from_pose, to_pose)`` animating a camera change (set by the app); None: jump
@@ -200,6 +202,7 @@ class SceneRenderer:
             (ev.camera, self._on_camera_changed),
             (ev.clip, self._on_clip_changed),
             (ev.needle, self._on_needle_changed),
+            (ev.catheter, self._on_needle_changed),
         ):
             signal.connect(slot)
             self._connections.append((signal, slot))
@@ -460,38 +463,41 @@ class SceneRenderer:
             )
             self._label_actors.append(name)
 
-    # ------------------------------------------------------------------ needle
+    # ------------------------------------------------------------------ needle and catheter
     def _update_needle(self) -> None:
-        if self._needle_actor is not None:
-            self.plotter.remove_actor(self._needle_actor, render=False)
-            self._needle_actor = None
-        pose = self.state.needle
-        if pose is None:
+        self._update_instrument("needle", self.state.needle, "needle_mesh", NEEDLE_RGB)
+        self._update_instrument("catheter", self.state.catheter, "catheter_mesh", CATHETER_RGB)
+
+    def _update_instrument(self, name: str, value, function: str, rgb) -> None:
+        """Draw ``iddsanatomy.needle.<function>(value)`` as actor ``name`` (when both exist)."""
+        if name in self._instrument_actors:
+            self.plotter.remove_actor(name, render=False)
+            self._instrument_actors.discard(name)
+        if value is None:
             return
         try:
-            from iddsanatomy.needle import needle_mesh
-        except ImportError:
-            return  # the needle module is optional
+            make = getattr(importlib.import_module("iddsanatomy.needle"), function)
+        except (ImportError, AttributeError):
+            return  # the needle module (or that mesh function) is optional
         try:
-            pd = polydata_from_trimesh(needle_mesh(pose), closed=True)
+            pd = polydata_from_trimesh(make(value), closed=False)
         except Exception as exc:  # a bad pose must not break the scene
-            log.warning("cannot draw the needle: %s", exc)
-            self.problems.append(f"needle: {exc}")
+            log.warning("cannot draw the %s: %s", name, exc)
+            self.problems.append(f"{name}: {exc}")
             return
         actor = self.plotter.add_mesh(
             pd,
-            color=NEEDLE_RGB,
+            color=rgb,
             specular=0.9,
             specular_power=60,
-            name="needle",
+            name=name,
             reset_camera=False,
             render=False,
             pickable=False,
         )
         actor.prop.interpolation = "phong"
-        if self._clip_on:
-            actor.mapper.AddClippingPlane(self._plane)
-        self._needle_actor = "needle"
+        # not clipped: the needle in the canal is what a section is opened to show
+        self._instrument_actors.add(name)
 
     # ------------------------------------------------------------------ camera
     def scene_bounds(self, ids=None) -> tuple[float, ...]:
