@@ -280,33 +280,33 @@ def outward_directions(
 
 
 class HabitusRig:
-    """What moves, and in which direction, when the subcutaneous fat thickens (cached per anatomy).
+    """Which fat vertices move when the subcutaneous fat thickens (computed once per anatomy).
 
     The skin moves out as a whole; the fat's outer surface (the vertices that touch the skin)
     moves with it and its inner surface stays on the muscle and ligaments (Bahk 1998: only the
-    subcutaneous tissue changes with body size; REFERENCE §11b).
+    subcutaneous tissue changes with body size; REFERENCE §11b). Re-posing keeps vertex order, so
+    the weights found on the default anatomy hold for every pose.
     """
 
     def __init__(self, anatomy: Anatomy, skin_id: str = "skin", fat_id: str = "subcutaneous_fat"):
         from scipy.spatial import cKDTree
 
         self.skin_id, self.fat_id = skin_id, fat_id
-        skin = anatomy[skin_id].mesh
-        fat = anatomy[fat_id].mesh
-        self.skin_dir = outward_directions(np.asarray(skin.vertices), anatomy.lps_from_level)
-        fat_v = np.asarray(fat.vertices)
-        dist, _ = cKDTree(np.asarray(skin.vertices)).query(fat_v)
+        skin = np.asarray(anatomy[skin_id].mesh.vertices)
+        fat = np.asarray(anatomy[fat_id].mesh.vertices)
+        dist, _ = cKDTree(skin).query(fat)
         # a vertex of the fat that lies on the skin (to within the meshing tolerance)
         self.fat_weight = np.clip(1.0 - dist / FAT_OUTER_TOL_MM, 0.0, 1.0)
-        self.fat_dir = outward_directions(fat_v, anatomy.lps_from_level)
 
     def apply(self, anatomy: Anatomy, extra_mm: float) -> Anatomy:
         skin, fat = anatomy[self.skin_id], anatomy[self.fat_id]
+        frames = anatomy.lps_from_level
+        sv = np.asarray(skin.mesh.vertices)
+        fv = np.asarray(fat.mesh.vertices)
         structures = dict(anatomy.structures)
-        structures[self.skin_id] = moved(skin, skin.mesh.vertices + extra_mm * self.skin_dir)
-        structures[self.fat_id] = moved(
-            fat, fat.mesh.vertices + (extra_mm * self.fat_weight)[:, None] * self.fat_dir
-        )
+        structures[self.skin_id] = moved(skin, sv + extra_mm * outward_directions(sv, frames))
+        shift = (extra_mm * self.fat_weight)[:, None] * outward_directions(fv, frames)
+        structures[self.fat_id] = moved(fat, fv + shift)
         return Anatomy(
             structures,
             dict(anatomy.landmarks_lps),
@@ -314,3 +314,73 @@ class HabitusRig:
             anatomy.variant,
             dict(anatomy.info),
         )
+
+
+# --------------------------------------------------------------------------------------------
+# the pipeline
+# --------------------------------------------------------------------------------------------
+class VariantBuilder:
+    """Applies variants to one default anatomy, caching each stage's result and rigs.
+
+    Changing only the BMI re-runs the habitus stage on the cached pose; changing only the posture
+    re-runs from the pose stage; surgery re-uses the posed and dressed anatomy.
+    """
+
+    def __init__(self, base: Anatomy):
+        from iddsanatomy.anatomy.variant import PatientVariant
+
+        self.base = base
+        self.base_variant = base.variant if base.variant is not None else PatientVariant()
+        self._rigs: dict = {}
+        self._stage_cache: dict = {}
+
+    # -- stage keys: the fields each stage reads
+    @staticmethod
+    def _pose_key(v) -> tuple:
+        return (
+            v.effective_lordosis_deg,
+            v.scoliosis_cobb_deg,
+            v.scoliosis_apex,
+            v.scoliosis_side,
+            v.apical_rotation_deg,
+        )
+
+    def _cached(self, key, fn):
+        if key not in self._stage_cache:
+            if len(self._stage_cache) > 16:  # a small LRU is enough for slider dragging
+                self._stage_cache.pop(next(iter(self._stage_cache)))
+            self._stage_cache[key] = fn()
+        return self._stage_cache[key]
+
+    def pose(self, v) -> Anatomy:
+        from iddsanatomy.anatomy.variant import SEGMENT_LORDOSIS_SHARE
+
+        def run():
+            d_total = v.effective_lordosis_deg - self.base_variant.effective_lordosis_deg
+            delta = {seg: share * d_total for seg, share in SEGMENT_LORDOSIS_SHARE.items()}
+            frames = self.base.lps_from_level
+            surface = pose_transforms(frames, delta)
+            deep = pose_transforms(frames, delta, scoliosis_transforms(v, frames))
+            return repose(self.base, deep, self._rigs, surface_transforms=surface)
+
+        return self._cached(("pose", self._pose_key(v)), run)
+
+    def habitus(self, v) -> Anatomy:
+        def run():
+            posed = self.pose(v)
+            extra = v.extra_fat_mm(self.base_variant.bmi)
+            if abs(extra) < 1e-9 or "skin" not in posed or "subcutaneous_fat" not in posed:
+                return posed
+            if "habitus" not in self._rigs:
+                self._rigs["habitus"] = HabitusRig(self.base)
+            return self._rigs["habitus"].apply(posed, extra)
+
+        return self._cached(("habitus", self._pose_key(v), v.bmi), run)
+
+    def build(self, v) -> Anatomy:
+        """The anatomy of variant ``v`` (a new :class:`Anatomy`; the base is never changed)."""
+        out = self.habitus(v)
+        out = Anatomy(
+            dict(out.structures), dict(out.landmarks_lps), out.lps_from_level, v, dict(out.info)
+        )
+        return out
