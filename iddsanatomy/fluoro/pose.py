@@ -287,6 +287,7 @@ def superior_endplate_normal(anatomy: Anatomy, level: str) -> np.ndarray:
 def _endplate_centre(anatomy: Anatomy, level: str) -> np.ndarray | None:
     lm = getattr(anatomy, "landmarks_lps", {}) or {}
     for key in (
+        f"{level}.superior_endplate_centre",
         f"{level}.endplate.superior",
         f"{level}.endplate_superior",
         f"{level}.superior_endplate",
@@ -300,15 +301,32 @@ def _endplate_centre(anatomy: Anatomy, level: str) -> np.ndarray | None:
 def square_endplates(anatomy: Anatomy, level: str, orbital_deg: float = 0.0, **kw) -> CArmPose:
     """The pose that shows ``level``'s superior endplate as a single line.
 
-    The central ray must lie in the endplate plane: with ``d = cos t · h + sin t · z`` (``h`` the
-    horizontal beam direction for ``orbital_deg``) and endplate normal ``n``, ``d · n = 0`` gives
-    ``tan t = −(h · n) / n_z``.
+    The ray from the source through the endplate centre ``e`` must lie in the endplate plane
+    (normal ``n``); the beam diverges, so the *central* ray (through the isocentre ``c``) is not
+    quite parallel to the plane. With ``d = cos t · h + sin t · z`` (``h`` the horizontal beam
+    direction for ``orbital_deg``) and the source at ``c − d·SOD``:
+    ``(e − c)·n + SOD (d·n) = 0``, i.e. ``A cos t + B sin t = C`` with ``A = h·n``, ``B = n_z``,
+    ``C = −(e − c)·n / SOD``; of its two solutions the one nearest the parallel-beam answer
+    ``tan t = −A / B`` is taken.
     """
     n = superior_endplate_normal(anatomy, level)
     o = np.radians(orbital_deg)
     h = np.array([np.sin(o), np.cos(o), 0.0])
-    tilt = float(np.degrees(np.arctan2(-(h @ n), n[2])))
+    a_, b_ = float(h @ n), float(n[2])
+    t_parallel = np.arctan2(-a_, b_)
     kw.setdefault("centre_lps", tuple(level_centre_lps(anatomy, level)))
+    sod = kw.get("source_to_centre_mm", DEFAULT_SOURCE_TO_CENTRE_MM)
+    e = _endplate_centre(anatomy, level)
+    t = t_parallel
+    if e is not None:
+        c_ = -float((e - np.asarray(kw["centre_lps"], dtype=float)) @ n) / sod
+        r = np.hypot(a_, b_)
+        if abs(c_) < r:
+            phi = np.arctan2(b_, a_)
+            candidates = [phi + np.arccos(c_ / r), phi - np.arccos(c_ / r)]
+            wrapped = [np.angle(np.exp(1j * (x - t_parallel))) for x in candidates]
+            t = t_parallel + min(wrapped, key=abs)
+    tilt = float(np.degrees(t))
     return CArmPose(orbital_deg=orbital_deg, cranial_tilt_deg=tilt, level=level, **kw)
 
 

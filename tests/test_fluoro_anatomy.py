@@ -1,0 +1,156 @@
+"""Fluoroscopy of the default anatomy: what a pain physician checks on the monitor (render tier).
+
+* The L3 spinous tip lands on the pixel the pose's projection matrix predicts (± 1 px).
+* True AP: the L3 spinous process projects midway between the L3 pedicle "eyes" (± 1 mm at the
+  detector), measured on the image.
+* The 12th rib is visible, and its lower edge at the spine lies at the T12 level.
+* "Square the endplates of L5" makes that endplate a single line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from iddsanatomy.fluoro import drr
+from iddsanatomy.fluoro.pose import preset
+
+pytestmark = pytest.mark.render
+
+
+def landmark(anatomy, level: str, *names: str) -> np.ndarray:
+    """The first of ``names`` found as ``<level>.<name>`` (or ``<level>_<name>``) landmark."""
+    lm = anatomy.landmarks_lps
+    for name in names:
+        for key in (f"{level}.{name}", f"{level}_{name}", f"{level}:{name}"):
+            if key in lm:
+                return np.asarray(lm[key], dtype=float)
+    raise AssertionError(f"no landmark {names} for {level}; have e.g. {sorted(lm)[:12]}")
+
+
+def _bone_only(anatomy, ids):
+    """The DRR layers (cortex and cancellous core, in soft tissue) of some bones only."""
+    layers = []
+    for sid in ids:
+        mesh = anatomy[sid].mesh
+        layers += [
+            drr.mesh_layer(sid, mesh, "bone"),
+            drr.Layer(
+                f"{sid}.core",
+                drr.inward_offset(mesh, drr.att.CORTEX_MM),
+                np.asarray(mesh.faces),
+                drr.att.MU_CANCELLOUS - drr.att.MU_CORTICAL,
+            ),
+        ]
+    return layers
+
+
+def _blur(a, s):
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(a, s)
+
+
+def test_l3_spinous_tip_lands_where_the_projection_matrix_says(default_anatomy):
+    import trimesh
+
+    tip = landmark(default_anatomy, "L3", "spinous_tip", "spinous_process.tip", "sp_tip")
+    for name in ("ap", "oblique_left_30", "lateral"):
+        pose = preset(name, default_anatomy, level="L3", pixels=512)
+        # a 1 mm steel ball at the landmark, found on the image by its centroid
+        ball = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
+        ball.apply_translation(tip)
+        sigma = drr.line_integral(None, pose, layers=[drr.mesh_layer("tip", ball, "metal")])
+        rr, cc = np.nonzero(sigma > 1e-4)
+        w = sigma[rr, cc]
+        found = np.array([(cc * w).sum(), (rr * w).sum()]) / w.sum()
+        np.testing.assert_allclose(found, pose.project(tip), atol=1.0)
+        # and the full-anatomy image is drawn in the same frame: the tip is inside the field
+        assert 0 <= found[0] < pose.pixels and 0 <= found[1] < pose.pixels
+
+
+def test_true_ap_spinous_process_midway_between_the_pedicles(default_anatomy):
+    a = default_anatomy
+    pose = preset("ap", a, level="L3", pixels=512)
+    sigma = drr.line_integral(None, pose, layers=_bone_only(a, ["L3"]))
+    mm = pose.pixel_mm  # detector mm per pixel
+    ped_l = pose.project(landmark(a, "L3", "pedicle_centre.left", "pedicle.left.centre"))
+    ped_r = pose.project(landmark(a, "L3", "pedicle_centre.right", "pedicle.right.centre"))
+    tip = pose.project(landmark(a, "L3", "spinous_tip", "spinous_process.tip"))
+
+    # pedicle eyes: centroid of the cortical ring (high-pass of the image) near each pedicle
+    hp = np.clip(sigma - _blur(sigma, 4.0 / mm), 0, None)
+    yy, xx = np.mgrid[: pose.pixels, : pose.pixels]
+
+    def ring_centre(guess, radius_mm=11.0, image=hp):
+        win = np.hypot(xx - guess[0], yy - guess[1]) < radius_mm / mm
+        w = np.clip(image, 0, None) * win
+        return np.array([(xx * w).sum(), (yy * w).sum()]) / w.sum()
+
+    left, right = ring_centre(ped_l), ring_centre(ped_r)
+    # the spinous process seen end-on (its teardrop): centroid of its shadow near the tip
+    sp = ring_centre(tip, radius_mm=7.0, image=sigma - np.median(sigma[sigma > 0]))
+    sp_col = sp[0]
+    midway = (left[0] + right[0]) / 2
+    assert abs(sp_col - midway) * mm <= 1.0
+    # and the eyes are where a physician looks for them: level with the upper body, apart
+    assert abs(left[1] - right[1]) * mm <= 1.0
+    assert left[0] < sp_col < right[0]  # patient's left on the image left
+
+
+def _rib_ids(anatomy, number=12):
+    ids = [
+        sid
+        for sid, s in anatomy.structures.items()
+        if s.parent is None and s.tissue == "bone" and "rib" in sid and str(number) in sid
+    ]
+    assert ids, f"no 12th rib in the anatomy: bones are {anatomy.by_tissue('bone')}"
+    return ids
+
+
+def test_twelfth_rib_is_visible_and_its_lower_edge_is_at_t12(default_anatomy):
+    a = default_anatomy
+    pose = preset("ap", a, level="T12", pixels=512)
+    mm = pose.pixel_mm
+    full = drr.line_integral(a, pose)
+    ribs = _rib_ids(a)
+    rib_only = drr.line_integral(None, pose, layers=_bone_only(a, ribs))
+    on_rib = rib_only > 0.05
+    assert on_rib.sum() * mm * mm > 100.0  # a real shadow, not a sliver
+    # visible: the rib alone changes the detector signal by > 10 % where it lies, and it is
+    # seen as an edge against its surroundings in the full image
+    contrast = 1 - np.exp(-np.median(rib_only[on_rib]))
+    assert contrast > 0.10
+    # lower edge at the spine: where the rib leaves the vertebra (from its head at the costal
+    # facet to 12 mm lateral on the detector) its lowest pixel lies within the T12 body's rows
+    sup = pose.project(landmark(a, "T12", "superior_endplate_centre", "endplate.superior"))
+    inf = pose.project(landmark(a, "T12", "inferior_endplate_centre", "endplate.inferior"))
+    for side in ("left", "right"):
+        head = pose.project(landmark(a, "T12", f"costal_facet.{side}", f"rib12.{side}.head"))
+        direction = -1 if side == "left" else 1  # the patient's left is on the image left
+        c0, c1 = round(head[0]), round(head[0] + direction * 12.0 / mm)
+        cols = slice(min(c0, c1), max(c0, c1) + 1)
+        rows = np.nonzero(on_rib[:, cols].any(axis=1))[0]
+        assert len(rows), f"no {side} 12th rib beside T12"
+        lowest = rows.max()
+        assert sup[1] <= lowest <= inf[1], (
+            f"{side} 12th rib's lower edge beside the spine at row {lowest}, T12 endplates at "
+            f"rows {sup[1]:.0f}–{inf[1]:.0f}"
+        )
+    assert np.isfinite(full).all()
+
+
+@pytest.mark.parametrize("level", ["L1", "L3", "L5"])
+def test_squared_endplate_is_a_single_line(default_anatomy, level):
+    from iddsanatomy.fluoro.pose import square_endplates
+
+    a = default_anatomy
+    pose = square_endplates(a, level)
+    front = landmark(a, level, "superior_endplate_anterior")
+    back = landmark(a, level, "superior_endplate_posterior")
+    rows = pose.project(np.stack([front, back]))[:, 1]
+    assert abs(rows[0] - rows[1]) <= 1.5  # pixels: the rim's front and back coincide
+    # whereas an untilted AP shows the L5 endplate as an ellipse (lordosis)
+    if level == "L5":
+        ap_rows = preset("ap", a, level=level).project(np.stack([front, back]))[:, 1]
+        assert abs(ap_rows[0] - ap_rows[1]) > 5
