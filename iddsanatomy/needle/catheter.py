@@ -79,19 +79,26 @@ class SacPaths:
 
         lo, hi = sac.bounds[0, 2], sac.bounds[1, 2]
         heights = np.arange(lo + step_mm / 2, hi, step_mm)
-        lines, _to3d, _faces = mesh_multiplane(sac, [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], heights)
+        lines, to_3d, _faces = mesh_multiplane(sac, [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], heights)
         centre, post = [], []
-        for z, seg2d in zip(heights, lines, strict=True):
+        for z, seg2d, tf in zip(heights, lines, to_3d, strict=True):
             if len(seg2d) < 3:
                 continue
-            seg = np.asarray(seg2d, dtype=float)  # (m, 2, 2) in the plane's x, y
+            flat = np.asarray(seg2d, dtype=float).reshape(-1, 2)
+            xyz = np.column_stack([flat, np.zeros(len(flat)), np.ones(len(flat))]) @ tf.T
+            seg = xyz[:, :2].reshape(-1, 2, 2)  # (m, 2, 2): world x, y of each segment
             mid = seg.mean(axis=1)
             w = np.linalg.norm(seg[:, 1] - seg[:, 0], axis=1)
             # perimeter-weighted centre: the area centre for the sac's near-elliptic sections
             c = (mid * w[:, None]).sum(axis=0) / w.sum()
-            pts = seg.reshape(-1, 2)
-            near = pts[np.abs(pts[:, 0] - c[0]) < 3.0]
-            y_back = (near if len(near) else pts)[:, 1].max()
+            # the back wall: where the section's segments cross the vertical line x = c_x
+            x0, x1 = seg[:, 0, 0] - c[0], seg[:, 1, 0] - c[0]
+            cross = (x0 * x1 <= 0) & (x0 != x1)
+            if not cross.any():
+                continue
+            u = x0[cross] / (x0[cross] - x1[cross])
+            y_hits = seg[cross, 0, 1] + u * (seg[cross, 1, 1] - seg[cross, 0, 1])
+            y_back = y_hits.max()
             centre.append([c[0], c[1], z])
             post.append([c[0], y_back + EPIDURAL_OFFSET_MM, z])
         if len(centre) < 2:

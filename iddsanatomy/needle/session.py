@@ -113,6 +113,10 @@ class _Tally:
     neural: list[str] = field(default_factory=list)
 
 
+def _fat_end(crossings, default: float) -> float:
+    return next((c.entry_depth_mm for c in crossings if c.tissue not in ("skin", "fat")), default)
+
+
 class NeedleSession:
     """Records moves on one anatomy and produces :class:`NeedleMetrics`.
 
@@ -207,6 +211,7 @@ class NeedleSession:
 
     def place(self, pose: NeedlePose) -> NeedleAnalysis:
         """Put the needle at a new entry (withdrawing it from the old one)."""
+        self.analyser.analyse(pose)  # validate before anything changes
         if self.analysis is not None and self.analysis.tip_depth_mm > 0:
             self.withdraw(self.analysis.tip_depth_mm)
         self.catheter = None
@@ -241,14 +246,9 @@ class NeedleSession:
         new = pose.with_angles(cephalad_deg, medial_deg)  # validates the angles first
         depth = self.analysis.tip_depth_mm
         if depth > 0:
-            shallow = next(
-                (
-                    c.entry_depth_mm
-                    for c in self.analysis.crossings
-                    if c.tissue not in ("skin", "fat")
-                ),
-                depth,
-            )
+            # the deepest point still in skin or fat, along the old path and the new one
+            new_line = self.analyser.line_profile(new.entry_lps, new.direction).crossings
+            shallow = min(_fat_end(self.analysis.crossings, depth), _fat_end(new_line, depth))
             new = new.with_depth(min(depth, shallow))
             self._tally.redirections += 1
         self.catheter = None
