@@ -199,3 +199,22 @@ def test_needle_layer_is_metal_and_shows():
     pose = CArmPose(pixels=512)
     image = drr.render_drr(None, pose, needle=((0.0, 0.0, 0.0), (0.0, 80.0, 60.0)), layers=[])
     assert image.min() < 0.5 and image.max() == pytest.approx(1.0)
+
+
+def test_a_needle_pose_is_drawn_as_steel_where_it_projects():
+    from iddsanatomy.needle.pose import NeedlePose
+
+    needle = NeedlePose(entry_lps=(10.0, 90.0, -10.0), direction=(0.0, -1.0, 0.3), depth_mm=60.0)
+    pose = CArmPose(orbital_deg=90.0, pixels=512)  # lateral: the shaft is seen side-on
+    sigma = drr.line_integral(None, pose, layers=[], extra=[drr.needle_layer_from(needle)])
+    tip = np.asarray(needle.tip_lps)
+    mid = tip - 0.5 * needle.needle.length_mm * np.asarray(needle.unit_direction)
+    c, r = np.round(pose.project(mid)).astype(int)
+    # the shaft at mid-length: about its outer diameter of steel
+    assert sigma[r - 2 : r + 3, c - 2 : c + 3].max() == pytest.approx(
+        drr.att.MU_IRON * needle.needle.outer_diameter_mm, rel=0.25
+    )
+    # nothing beyond the tip along the needle's line
+    beyond = tip + 15.0 * np.asarray(needle.unit_direction)
+    c, r = np.round(pose.project(beyond)).astype(int)
+    assert sigma[r - 2 : r + 3, c - 2 : c + 3].max() < 1e-4

@@ -535,14 +535,23 @@ def render_drr(
 
 
 def needle_layer_from(needle) -> Layer | None:
-    """A needle layer from a NeedlePose-like object or a (tip, hub) pair; None if no needle."""
+    """A steel needle layer, or None if there is no needle.
+
+    Accepts a :class:`iddsanatomy.needle.pose.NeedlePose` (drawn to scale by the needle
+    module's ``needle_mesh``, without its radiolucent plastic hub), anything with ``tip_lps`` and
+    ``hub_lps`` (and optionally ``diameter_mm``), or a ``(tip_lps, hub_lps)`` pair.
+    """
     if needle is None:
         return None
     if isinstance(needle, tuple | list) and len(needle) == 2:
         return needle_layer(needle[0], needle[1])
+    if hasattr(needle, "entry_lps") and hasattr(needle, "needle"):
+        from iddsanatomy.needle.mesh import needle_mesh
+
+        return mesh_layer("needle", needle_mesh(needle, hub=False), "metal")
     tip = getattr(needle, "tip_lps", None)
     hub = getattr(needle, "hub_lps", None)
     if tip is None or hub is None:
         return None
-    d = getattr(needle, "diameter_mm", None) or getattr(needle, "outer_diameter_mm", None)
+    d = getattr(needle, "diameter_mm", None)
     return needle_layer(tip, hub, float(d)) if d else needle_layer(tip, hub)
