@@ -1,0 +1,319 @@
+"""The curriculum (issue 10): the eight IDDS trial lessons load, play and keep their promises.
+
+Content tier (core only): every lesson passes the check against the shipped structure ids, plays
+end to end in a :class:`LessonRunner`, shows what it highlights and what it asks the trainee to
+click, grades questions on the patient and C-arm the trainee is looking at, ends with at least
+three self-assessment items with explanations, and cites a source next to every figure. Every
+figure with a unit is checked against ``../shared/anatomy/REFERENCE.md`` when that file is present.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from iddsanatomy.lessons import loader, names
+from iddsanatomy.lessons.runner import LessonRunner
+from iddsanatomy.paths import shared_dir
+
+LESSON_DIR = Path(__file__).resolve().parents[1] / "lessons"
+CURRICULUM = sorted(LESSON_DIR.glob("0[1-9]_*.yaml"))
+IDS = [p.stem for p in CURRICULUM]
+
+#: A number with a unit: "14.0 ± 4.1 mm", "3.4–3.8 mm", "25.9° to 33.9°", "18.1 %", "49.9 mL".
+NUM = r"\d+(?:\.\d+)?"
+UNIT = r"(?:mm|cm|mL|°|%)"
+FIGURE = re.compile(
+    rf"(?<![\w.])({NUM})((?:\s*[°%]?\s*(?:±|–|-|to)\s*{NUM})*)\s*({UNIT})(?![A-Za-z])"
+)
+#: A citation in the text: a parenthesis that starts with a name and holds a year or a source
+#: name, e.g. "(Saifuddin 1998)", "(Sci Rep 2022)", "(Lawrence, Reg Anesth Pain Med)".
+PAREN = re.compile(r"\(([^()]+)\)")
+YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+
+
+def _catalog():
+    cat = names.default_catalog()
+    assert cat is not None, (
+        "meshes/manifest.json is missing: the curriculum's structure ids cannot be checked"
+    )
+    return cat
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return _catalog()
+
+
+@pytest.fixture(scope="module")
+def lessons(catalog):
+    return {p.stem: loader.load_lesson(p, catalog) for p in CURRICULUM}
+
+
+def _question_texts(q) -> list[str]:
+    out = [q.prompt, q.explanation]
+    for o in getattr(q, "options", ()) or ():
+        if hasattr(o, "text"):
+            out += [o.text, o.explanation]
+    out += list((getattr(q, "rationale", None) or {}).values())
+    return [t for t in out if t]
+
+
+def _blocks(lesson) -> list[tuple[str, str]]:
+    """(where, text) for every step text and every question (prompt, options, rationale)."""
+    out = []
+    for s in lesson.steps:
+        if s.text:
+            out.append((f"{lesson.id}/{s.id}/text", s.text))
+        if s.question is not None:
+            out.append((f"{lesson.id}/{s.id}/question", "\n".join(_question_texts(s.question))))
+    return out
+
+
+def _figures(text: str) -> list[tuple[list[str], str, str]]:
+    """([numbers], unit, matched text) for every figure with a unit in ``text``."""
+    out = []
+    for m in FIGURE.finditer(text):
+        nums = [m.group(1), *re.findall(NUM, m.group(2))]
+        out.append((nums, m.group(3), m.group(0)))
+    return out
+
+
+def _citations(text: str, references: list[str]) -> tuple[list[str], list[str]]:
+    """Citations in ``text`` that match a reference, and citation-like ones that match none."""
+    good, bad = [], []
+    for m in PAREN.finditer(text):
+        inner = m.group(1).strip()
+        first = re.split(r"[\s,;]+", inner)[0]
+        if not first or not first[0].isupper():
+            continue
+        year = YEAR.search(inner)
+        hits = [r for r in references if first in r and (year is None or year.group(1) in r)]
+        if hits:
+            good.append(inner)
+        elif year is not None:
+            bad.append(inner)
+    return good, bad
+
+
+# --- the set of lessons ------------------------------------------------------------------------
+
+
+def test_eight_numbered_lessons_with_unique_ids():
+    assert len(CURRICULUM) == 8, [p.name for p in CURRICULUM]
+    assert [p.name[:2] for p in CURRICULUM] == [f"{i:02d}" for i in range(1, 9)]
+    ids = [loader.load_lesson(p, None).id for p in CURRICULUM]
+    assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("path", CURRICULUM, ids=IDS)
+def test_lesson_passes_check_with_shipped_ids(path):
+    problems = loader.check_file(path, _catalog())
+    assert problems == [], "\n".join(p.format() for p in problems)
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_shape_six_to_fifteen_steps_ending_in_three_questions(lessons, name):
+    lesson = lessons[name]
+    steps = lesson.steps
+    assert 6 <= len(steps) <= 15, len(steps)
+    tail = steps[-3:]
+    assert all(s.question is not None for s in tail), [s.id for s in tail]
+    questions = [s.question for s in steps if s.question is not None]
+    assert len({q.type for q in questions}) >= 2, "mix the question types"
+    assert lesson.objectives and lesson.references and lesson.minutes >= 5
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_every_answer_is_explained(lessons, name):
+    for s in lessons[name].steps:
+        q = s.question
+        if q is None:
+            continue
+        if q.type in ("single_choice", "multiple_choice"):
+            missing = [o.text for o in q.options if len(o.explanation.strip()) < 15]
+            assert not missing, f"{s.id}: options without an explanation: {missing}"
+        elif q.type == "choose_level":
+            short = [k for k, v in q.rationale.items() if len(v.strip()) < 15]
+            assert not short, f"{s.id}: thin rationale for {short}"
+        else:
+            assert len(q.explanation.strip()) >= 30, f"{s.id}: {q.type} needs an explanation"
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_nearly_every_step_sets_the_scene(lessons, name):
+    """The lessons are about 3D and fluoroscopic anatomy: the scene changes at almost every step."""
+    steps = lessons[name].steps
+    with_scene = [
+        s
+        for s in steps
+        if s.scene.model_fields_set or (s.question is not None and s.question.scene is not None)
+    ]
+    assert len(with_scene) >= len(steps) - 2, [s.id for s in steps if s not in with_scene]
+
+
+# --- playing the lessons --------------------------------------------------------------------
+
+
+def _shown(ids_visible: frozenset[str], sid: str) -> bool:
+    """Whether ``sid`` (a structure or a part such as ``L3.pedicle.left``) is on screen."""
+    if sid in ids_visible:
+        return True
+    # a part id is shown when its bone is: L3.pedicle.left -> L3, rib12.left is its own structure
+    return any(sid.startswith(v + ".") for v in ids_visible)
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_plays_end_to_end_and_shows_what_it_names(lessons, catalog, name):
+    lesson = lessons[name]
+    runner = LessonRunner(lesson, catalog=catalog)
+    seen = []
+    runner.events.step_changed.connect(lambda i, step: seen.append(step.id))
+    runner.start()
+    while runner.next():
+        pass
+    assert runner.at_end and runner.finished
+    assert seen == [s.id for s in lesson.steps]
+    st = runner.state
+    for i, step in enumerate(lesson.steps):
+        runner.jump(i)
+        where = f"{lesson.id}/{step.id}"
+        assert st.visible, f"{where}: nothing is shown"
+        hidden = [h for h in st.highlighted if not _shown(st.visible, h)]
+        assert not hidden, f"{where}: highlights structures that are not shown: {sorted(hidden)}"
+        if st.selected:
+            assert _shown(st.visible, st.selected), f"{where}: selects a hidden structure"
+        q = step.question
+        if q is None:
+            continue
+        if q.type == "identify":
+            answers = catalog.expand(q.answer, lesson.groups)
+            assert any(_shown(st.visible, a) for a in answers), (
+                f"{where}: the trainee cannot click {q.answer}: it is not shown"
+            )
+            assert not set(answers) & st.highlighted, f"{where}: the answer is highlighted"
+        if q.type in ("find_on_fluoro", "choose_level", "place_needle") and q.variant is not None:
+            assert st.variant == q.variant.build(), (
+                f"{where}: the question is graded on another patient than the one shown"
+            )
+        if q.type == "find_on_fluoro":
+            assert st.fluoro_open, f"{where}: a fluoroscopy question with the panel closed"
+            assert st.carm == q.carm.build(), f"{where}: graded on another C-arm pose"
+        if q.type == "place_needle":
+            assert st.needle_mode == "trainee", f"{where}: the trainee cannot place the needle"
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_scene_does_not_depend_on_the_path_taken(lessons, catalog, name):
+    """Jumping backwards through the lesson gives the same scene as stepping forwards."""
+    lesson = lessons[name]
+    forward = LessonRunner(lesson, catalog=catalog)
+    forward.start()
+    ahead = [forward.scene_at(0)]
+    while forward.next():
+        ahead.append({k: getattr(forward.state, k) for k in ahead[0]})
+    back = LessonRunner(lesson, catalog=catalog)
+    for i in reversed(range(len(lesson.steps))):
+        back.jump(i)
+        assert {k: getattr(back.state, k) for k in ahead[0]} == ahead[i], lesson.steps[i].id
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_presets_and_poses_exist(lessons, name):
+    presets = set(names.patient_presets())
+    carms = set(names.carm_presets())
+
+    def walk(spec):
+        if spec is None:
+            return
+        v = getattr(spec, "variant", None)
+        if v is not None and v.preset is not None:
+            assert v.preset in presets, v.preset
+        c = getattr(spec, "carm", None)
+        if c is not None and c.preset is not None:
+            assert c.preset in carms, c.preset
+
+    lesson = lessons[name]
+    walk(lesson.start_scene)
+    for s in lesson.steps:
+        walk(s.scene)
+        if s.question is not None:
+            walk(s.question.scene)
+            walk(s.question)
+
+
+# --- citations and figures -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_every_figure_has_a_citation_nearby(lessons, name):
+    """A number with mm/cm/mL/°/% sits in a text that cites one of the lesson's references, or
+    that says the figure is approximate (a textbook value not checked against its source)."""
+    lesson = lessons[name]
+    problems = []
+    for where, text in _blocks(lesson):
+        figs = _figures(text)
+        if not figs:
+            continue
+        good, _ = _citations(text, lesson.references)
+        if not good and not re.search(r"approximate|estimate", text, re.I):
+            problems.append(f"{where}: {[f[2] for f in figs]} without a citation")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_every_citation_is_in_the_references(lessons, name):
+    lesson = lessons[name]
+    bad = []
+    for where, text in _blocks(lesson):
+        bad += [f"{where}: ({c})" for c in _citations(text, lesson.references)[1]]
+    assert not bad, "citations missing from references:\n" + "\n".join(bad)
+
+
+def _reference_numbers() -> list[float]:
+    root = shared_dir()
+    if root is None or not (root / "anatomy" / "REFERENCE.md").is_file():
+        pytest.skip("../shared/anatomy/REFERENCE.md is not present beside the checkout")
+    text = (root / "anatomy" / "REFERENCE.md").read_text(encoding="utf-8")
+    return [float(x) for x in re.findall(NUM, text)]
+
+
+def _in_reference(value: str, ref: list[float]) -> bool:
+    decimals = len(value.split(".")[1]) if "." in value else 0
+    x = float(value)
+    # a lesson may round a published figure (3.38 mm -> 3.4 mm) but not invent one
+    return any(abs(round(y, decimals) - x) < 1e-9 for y in ref)
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_every_figure_agrees_with_the_reference(lessons, name):
+    ref = _reference_numbers()
+    lesson = lessons[name]
+    unknown = []
+    for where, text in _blocks(lesson):
+        for nums, unit, shown in _figures(text):
+            unknown += [f"{where}: {n} {unit} in {shown!r}" for n in nums if not _in_reference(n, ref)]
+    assert not unknown, "figures not found in REFERENCE.md:\n" + "\n".join(unknown)
+
+
+def test_figure_pattern_reads_ranges_and_plus_minus():
+    """The figure finder itself, on hand-made text (so the citation tests can fail)."""
+    text = "14.0 ± 4.1 mm at L2; 3.4–3.8 mm thick; 25.9° to 33.9°; 18.1 % of films; L3–L4; 0–10 scale"
+    got = [(nums, unit) for nums, unit, _ in _figures(text)]
+    assert got == [
+        (["14.0", "4.1"], "mm"),
+        (["3.4", "3.8"], "mm"),
+        (["25.9", "33.9"], "°"),
+        (["18.1"], "%"),
+    ]
+    refs = ["Saifuddin A et al. Spine 1998;23(13):1452-6.", "Sci Rep 2022, doi:10.1038/x."]
+    assert _citations("ends at L1 (Saifuddin 1998)", refs) == (["Saifuddin 1998"], [])
+    assert _citations("42.7 % (Sci Rep 2022)", refs) == (["Sci Rep 2022"], [])
+    assert _citations("(Smith 2001)", refs) == ([], ["Smith 2001"])
+    assert _citations("the sac (CSF)", refs) == ([], [])
+    assert _in_reference("3.4", [3.38]) and not _in_reference("3.4", [3.46, 12.0])
