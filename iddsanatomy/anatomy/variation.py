@@ -292,11 +292,14 @@ class HabitusRig:
         from scipy.spatial import cKDTree
 
         self.skin_id, self.fat_id = skin_id, fat_id
-        skin = np.asarray(anatomy[skin_id].mesh.vertices)
+        skin_mesh = anatomy[skin_id].mesh
+        # the skin surface densely enough (vertices and face centres) to find the fat under it
+        skin = np.vstack([skin_mesh.vertices, skin_mesh.triangles_center])
         fat = np.asarray(anatomy[fat_id].mesh.vertices)
         dist, _ = cKDTree(skin).query(fat)
-        # a vertex of the fat that lies on the skin (to within the meshing tolerance)
-        self.fat_weight = np.clip(1.0 - dist / FAT_OUTER_TOL_MM, 0.0, 1.0)
+        # a vertex of the fat that lies on the skin (to within the meshing tolerance) moves fully;
+        # one a few millimetres below it (the fat's inner surface) does not move
+        self.fat_weight = np.clip((2 * FAT_OUTER_TOL_MM - dist) / FAT_OUTER_TOL_MM, 0.0, 1.0)
 
     def apply(self, anatomy: Anatomy, extra_mm: float) -> Anatomy:
         skin, fat = anatomy[self.skin_id], anatomy[self.fat_id]
