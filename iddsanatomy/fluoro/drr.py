@@ -85,10 +85,13 @@ class Layer:
 
 
 #: Geometric tolerance (mm) to which meshes are simplified for the DRR, per level of detail.
-#: "full" (images above 320²) is below a tenth of a 512² pixel at the isocentre (0.37 mm);
+#: "full" (images above 320²) is about a fifth of a 512² pixel at the isocentre (0.37 mm);
 #: "live" (256² and below) is a third of a 256² pixel: triangle count, not pixels, bounds the
 #: speed of the software rasteriser.
-DETAIL_TOLERANCE_MM = {"full": 0.03, "live": 0.25}
+DETAIL_TOLERANCE_MM = {"full": 0.08, "live": 0.25}
+#: Soft tissues are smooth and differ from water by a few per cent: simplified to at least this.
+SOFT_TOLERANCE_MM = 0.5
+_SHARP_TISSUES = ("bone", "metal")
 
 _SIMPLIFIED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -189,14 +192,16 @@ def anatomy_layers(
     """The DRR scene of an anatomy: body, structures with Δμ, cancellous cores of the bones.
 
     ``region`` structures (named spaces) carry no matter and are left out; so is a skin that is
-    not closed (the body stands for it). Meshes are simplified to ``tolerance_mm`` first.
+    not closed (the body stands for it). Meshes are simplified to ``tolerance_mm`` first (soft
+    tissue to at least :data:`SOFT_TOLERANCE_MM`).
     """
     layers = [_layer("body", body_mesh(anatomy), att.MU_PER_MM["soft"])]
     for sid, full_mesh in anatomy.closed_meshes().items():
-        mesh = simplified(full_mesh, tolerance_mm)
         tissue = anatomy[sid].tissue
         if tissue == "region":
             continue
+        tol = tolerance_mm if tissue in _SHARP_TISSUES else max(tolerance_mm, SOFT_TOLERANCE_MM)
+        mesh = simplified(full_mesh, tol)
         container = CONTAINER.get(tissue, "soft")
         dmu = att.mu_of(tissue) - att.mu_of(container)
         if dmu == 0.0:
