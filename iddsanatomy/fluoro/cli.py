@@ -35,6 +35,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--tilt", type=float, default=None, help="override cranial(+)/caudal(-) tilt")
     p.add_argument("--invert", action="store_true", help="bone white instead of dark")
     p.add_argument("--labels", action="store_true", help="draw level labels")
+    p.add_argument(
+        "--circle", action="store_true", help="round field, as an image intensifier shows it"
+    )
     p.add_argument("--raw", type=Path, default=None, help="also save the float image (.npy)")
     return p
 
@@ -79,7 +82,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     sigma = drr.line_integral(anatomy, pose)
     ms = (time.perf_counter() - t0) * 1000
-    picture = display.window(sigma, invert=args.invert)
+    picture = display.window(sigma, invert=args.invert, circle=args.circle)
     if args.labels:
         picture = display.overlay(picture, level_labels(anatomy, pose))
     try:

@@ -46,6 +46,7 @@ def window(
     enhance_px: float | None = None,
     compress: float = 0.8,
     gamma: float = 1.4,
+    circle: bool = False,
 ) -> np.ndarray:
     """The monitor picture ((N, N) uint8) of a line-integral image Σ.
 
@@ -67,6 +68,8 @@ def window(
         lateral through 30 cm of trunk and an AP both fill the grey scale.
     gamma : float
         Display gamma applied to the windowed value.
+    circle : bool
+        Black outside the inscribed circle, as an image intensifier's round field looks.
     """
     s = np.asarray(sigma, dtype=np.float32)
     if compress > 0:
@@ -80,7 +83,17 @@ def window(
         g = g**gamma
     if invert:
         g = 1.0 - g
-    return (g * 255.0 + 0.5).astype(np.uint8)
+    out = (g * 255.0 + 0.5).astype(np.uint8)
+    if circle:
+        out[~circle_mask(out.shape[0])] = 0
+    return out
+
+
+def circle_mask(n: int) -> np.ndarray:
+    """(n, n) bool: True inside the circle inscribed in the image."""
+    c = (n - 1) / 2
+    yy, xx = np.mgrid[:n, :n]
+    return np.hypot(xx - c, yy - c) <= n / 2
 
 
 def overlay(

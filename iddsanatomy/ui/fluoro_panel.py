@@ -152,10 +152,14 @@ class FluoroPanel(QWidget):
         self.show_levels = QCheckBox("Levels", self)
         self.show_ribs = QCheckBox("Ribs", self)
         self.show_needle = QCheckBox("Needle path", self)
+        self.round_field = QCheckBox("Round field", self)
+        self.round_field.setToolTip("Show the round field of an image intensifier")
+        self.round_field.setChecked(True)
         row = QHBoxLayout()
         row.addWidget(self.shot_button)
         row.addWidget(self.live)
         row.addWidget(self.invert)
+        row.addWidget(self.round_field)
         row2 = QHBoxLayout()
         row2.addWidget(QLabel("Overlays:"))
         row2.addWidget(self.show_levels)
@@ -181,7 +185,13 @@ class FluoroPanel(QWidget):
         self.tilt.valueChanged.connect(self._on_slider_changed)
         self.level.currentIndexChanged.connect(self._on_slider_changed)
         self.live.toggled.connect(self._on_live_changed)
-        for box in (self.invert, self.show_levels, self.show_ribs, self.show_needle):
+        for box in (
+            self.invert,
+            self.show_levels,
+            self.show_ribs,
+            self.show_needle,
+            self.round_field,
+        ):
             box.toggled.connect(self._redisplay)
         self.state.events.carm.connect(self._on_carm_changed)
         self.state.events.needle.connect(self._on_needle_changed)
@@ -347,7 +357,9 @@ class FluoroPanel(QWidget):
 
         if self.sigma is None:
             return
-        pic = display.window(self.sigma, invert=self.invert.isChecked())
+        pic = display.window(
+            self.sigma, invert=self.invert.isChecked(), circle=self.round_field.isChecked()
+        )
         labels, paths = self.overlays()
         if labels or paths:
             pic = display.overlay(pic, labels, paths, scale=self.sigma.shape[0] / 512)
