@@ -208,3 +208,25 @@ def test_every_shipped_lesson_runs_to_its_end():
         while r.next():
             pass
         assert r.finished, entry.path
+
+
+def test_carm_level_is_centred_with_an_anatomy(tmp_path):
+    from viewer_fixtures import make_anatomy
+
+    from iddsanatomy.fluoro.pose import level_centre_lps
+    from iddsanatomy.lessons.names import catalog_from_anatomy
+
+    anatomy = make_anatomy()
+    path = tmp_path / "c.yaml"
+    head = LESSON.split("groups:")[0]
+    steps = "steps:\n  - {id: a, title: A, scene: {carm: {preset: ap, level: L4}}}\n"
+    steps += "  - {id: b, title: B, scene: {carm: {preset: ap, level: L3-L4}}}\n"
+    path.write_text(head + steps, encoding="utf-8")
+    r = LessonRunner.load(path, SceneState(), catalog_from_anatomy(anatomy), anatomy)
+    r.start()
+    expected = level_centre_lps(anatomy, "L4")
+    assert r.state.carm.centre_lps == pytest.approx(tuple(expected))
+    assert r.state.carm.centre_lps[2] == pytest.approx(-40.0, abs=15)  # L4 sits at z = -40
+    r.next()  # an interspace: midway between the two vertebrae's centres
+    mid = (level_centre_lps(anatomy, "L3") + level_centre_lps(anatomy, "L4")) / 2
+    assert r.state.carm.centre_lps == pytest.approx(tuple(mid))

@@ -65,7 +65,7 @@ class _Refs:
         return self.catalog.expand(refs, self.groups)
 
 
-def apply_spec(prev: dict[str, Any], spec: SceneSpec, refs) -> dict[str, Any]:
+def apply_spec(prev: dict[str, Any], spec: SceneSpec, refs, anatomy: Any = None) -> dict[str, Any]:
     """The scene after ``spec``: fields ``spec`` sets replace (or merge into) ``prev``'s."""
     s = dict(prev)
     given = spec.model_fields_set
@@ -114,7 +114,7 @@ def apply_spec(prev: dict[str, Any], spec: SceneSpec, refs) -> dict[str, Any]:
     if "variant" in given:
         s["variant"] = spec.variant.build() if spec.variant is not None else None
     if "carm" in given:
-        s["carm"] = spec.carm.build() if spec.carm is not None else None
+        s["carm"] = spec.carm.build(anatomy) if spec.carm is not None else None
     if "fluoro_open" in given:
         s["fluoro_open"] = bool(spec.fluoro_open)
     if "needle" in given:
@@ -151,6 +151,8 @@ class LessonRunner:
         manifest's. The app passes the catalog of the anatomy it has loaded.
     path : Path, optional
         The lesson's file, for :meth:`reload`.
+    anatomy : Anatomy, optional
+        Centres C-arm poses on the level a step names (without it they stay at the origin).
     """
 
     def __init__(
@@ -159,7 +161,9 @@ class LessonRunner:
         state: SceneState | None = None,
         catalog: Any = _DEFAULT,
         path: str | Path | None = None,
+        anatomy: Any = None,
     ):
+        self.anatomy = anatomy
         self.state = state if state is not None else SceneState()
         self.catalog = names.default_catalog() if catalog is _DEFAULT else catalog
         self.path = Path(path) if path is not None else None
@@ -169,22 +173,28 @@ class LessonRunner:
         self._set_lesson(lesson)
 
     @classmethod
-    def load(cls, path: str | Path, state: SceneState | None = None, catalog: Any = _DEFAULT):
+    def load(
+        cls,
+        path: str | Path,
+        state: SceneState | None = None,
+        catalog: Any = _DEFAULT,
+        anatomy: Any = None,
+    ):
         """Load the lesson at ``path`` (raises :class:`LessonLoadError`) and make a runner."""
         from iddsanatomy.lessons.loader import load_lesson
 
         cat = names.default_catalog() if catalog is _DEFAULT else catalog
-        return cls(load_lesson(path, cat), state, cat, path)
+        return cls(load_lesson(path, cat), state, cat, path, anatomy)
 
     def _set_lesson(self, lesson) -> None:
         self.lesson = lesson
         refs = _Refs(self.catalog, lesson.groups)
-        start = apply_spec(default_scene(), lesson.start_scene, refs)
+        start = apply_spec(default_scene(), lesson.start_scene, refs, self.anatomy)
         self._scenes: list[dict[str, Any]] = []
         prev = start
         for step in lesson.steps:
             base = start if step.reset else prev
-            prev = apply_spec(base, step.scene, refs)
+            prev = apply_spec(base, step.scene, refs, self.anatomy)
             self._scenes.append(prev)
         self._start = start
         self._refs = refs
@@ -218,7 +228,7 @@ class LessonRunner:
         s = dict(self._scenes[index])
         q = self.lesson.steps[index].question
         if with_question and q is not None and q.scene is not None:
-            s = apply_spec(s, q.scene, self._refs)
+            s = apply_spec(s, q.scene, self._refs, self.anatomy)
         return s
 
     # --- navigation ---------------------------------------------------------------------------

@@ -308,8 +308,11 @@ class CArmSpec(Strict):
             )
         return v
 
-    def build(self) -> Any:
-        """A fluoro ``CArmPose`` when ``iddsanatomy.fluoro.pose`` exists, else this spec."""
+    def build(self, anatomy: Any = None) -> Any:
+        """A fluoro ``CArmPose`` when ``iddsanatomy.fluoro.pose`` exists, else this spec.
+
+        With an ``anatomy``, a pose given a ``level`` is centred on that level.
+        """
         try:
             from iddsanatomy.fluoro import pose as fp
         except ImportError:
@@ -325,7 +328,27 @@ class CArmSpec(Strict):
         kw: dict[str, Any] = {"orbital_deg": orbital, "cranial_tilt_deg": tilt, "level": self.level}
         if self.centre_lps is not None:
             kw["centre_lps"] = self.centre_lps
+        elif self.level is not None and anatomy is not None:
+            centre = _level_centre(fp, anatomy, self.level)
+            if centre is not None:
+                kw["centre_lps"] = centre
         return fp.CArmPose(**kw)
+
+
+def _level_centre(fp: Any, anatomy: Any, level: str) -> tuple[float, float, float] | None:
+    """The fluoro module's centre of a vertebra, or midway between two for an interspace;
+    ``None`` when the anatomy lacks it (the pose then stays at the origin but names the level)."""
+    try:
+        return tuple(float(x) for x in fp.level_centre_lps(anatomy, level))
+    except Exception:
+        pass
+    if "-" not in level:
+        return None
+    try:
+        a, b = (fp.level_centre_lps(anatomy, p) for p in level.split("-", 1))
+    except Exception:
+        return None
+    return tuple(float((x + y) / 2) for x, y in zip(a, b, strict=True))
 
 
 class NeedleSpec(Strict):
