@@ -415,6 +415,11 @@ class MainWindow(QMainWindow):
         return pos.x() * dpr, (self.plotter.height() - pos.y() - 1) * dpr
 
     def pick_at_widget_pos(self, pos: QPoint, select: bool):
+        """Pick under a widget position: select it (click) or name it in the status bar (hover)."""
+        if select:
+            self.animator.finish_now()
+        elif self.animator.running or self.renderer.interacting:
+            return None  # coarse meshes are up: their faces have no part labels
         x, y = self.widget_to_display(pos)
         try:
             hit = self.picker.pick(x, y)
