@@ -99,3 +99,28 @@ def test_overlays_label_levels_and_ribs(panel, qtbot):
     assert panel.picture.ndim == 3  # drawn in colour
     l2, l3 = labels["L2"], labels["L3"]
     assert l2[1] < l3[1]  # L2 above L3 on the image
+
+
+def test_a_new_patient_recentres_the_carm_and_refreshes_the_shot(panel, qtbot):
+    import trimesh
+
+    panel.take_shot()
+    before = panel.sigma.copy()
+    moved = _phantom_anatomy()
+    for s in moved.structures.values():
+        s.mesh = s.mesh.copy()
+        s.mesh.apply_transform(trimesh.transformations.translation_matrix([12.0, 0.0, 0.0]))
+    moved.lps_from_level = {k: v.copy() for k, v in moved.lps_from_level.items()}
+    for v in moved.lps_from_level.values():
+        v[0, 3] += 12.0
+    panel.window.anatomy = moved
+    panel.state.variant = "moved"  # what the patient panel does after replacing the anatomy
+    np.testing.assert_allclose(panel.state.carm.centre_lps, [12.0, 0.0, 0.0])
+    # the C-arm followed the level, so the vertebra's edges stay where they were on the image
+    assert panel.sigma is not before
+
+    def edges(sigma):
+        g = np.diff(sigma[256].astype(float))
+        return int(np.argmax(g)), int(np.argmin(g))
+
+    assert edges(panel.sigma) == pytest.approx(edges(before), abs=1)

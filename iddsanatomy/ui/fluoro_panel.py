@@ -195,6 +195,7 @@ class FluoroPanel(QWidget):
             box.toggled.connect(self._redisplay)
         self.state.events.carm.connect(self._on_carm_changed)
         self.state.events.needle.connect(self._on_needle_changed)
+        self.state.events.variant.connect(self._on_variant_changed)
         if self.state.carm is None:
             self._on_slider_changed()
         else:
@@ -208,13 +209,22 @@ class FluoroPanel(QWidget):
 
     def _fill_levels(self):
         frames = getattr(self.anatomy, "lps_from_level", None) or {}
+        keep = self.level.currentText() or "L3"
         self.level.blockSignals(True)
         self.level.clear()
         for name in frames:
             self.level.addItem(name)
-        if "L3" in frames:
-            self.level.setCurrentText("L3")
+        if keep in frames:
+            self.level.setCurrentText(keep)
         self.level.blockSignals(False)
+
+    def _on_variant_changed(self, *_):
+        # a new patient (window.anatomy was replaced first): same C-arm angles and level, the
+        # level's new position; the image follows if one is shown
+        self._fill_levels()
+        self.state.carm = self.pose_from_controls()
+        if self.picture is not None and not self.live.isChecked():
+            self.render(self.sigma.shape[0] if self.sigma is not None else SHOT_PIXELS)
 
     def pose_from_controls(self) -> CArmPose:
         """The C-arm pose the sliders and the level box describe."""
