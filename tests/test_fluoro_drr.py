@@ -218,3 +218,23 @@ def test_a_needle_pose_is_drawn_as_steel_where_it_projects():
     beyond = tip + 15.0 * np.asarray(needle.unit_direction)
     c, r = np.round(pose.project(beyond)).astype(int)
     assert sigma[r - 2 : r + 3, c - 2 : c + 3].max() < 1e-4
+
+
+def test_an_open_mesh_is_left_out_instead_of_streaking_the_image():
+    import trimesh
+
+    from iddsanatomy.anatomy.model import Anatomy, Structure
+
+    closed = trimesh.creation.box(extents=(40.0, 30.0, 30.0))
+    holed = trimesh.creation.icosphere(subdivisions=3, radius=15.0)
+    holed.update_faces(np.arange(len(holed.faces)) != 0)  # one triangle missing
+    assert not holed.is_watertight
+    a = Anatomy(
+        {
+            "box": Structure("box", "bone", "box", mesh=closed),
+            "holed": Structure("holed", "disc", "holed", mesh=holed),
+        }
+    )
+    sigma = drr.line_integral(a, CArmPose(pixels=128))
+    assert a.info["drr_skipped"] == ["holed"]
+    assert np.isfinite(sigma).all() and sigma.min() > 0 and sigma.max() < 10

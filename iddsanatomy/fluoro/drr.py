@@ -29,6 +29,7 @@ re-renders.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections import OrderedDict
@@ -46,6 +47,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import trimesh
 
     from iddsanatomy.anatomy.model import Anatomy
+
+
+log = logging.getLogger(__name__)
 
 
 class RenderUnavailableError(IddsError):
@@ -191,14 +195,22 @@ def anatomy_layers(
 ) -> list[Layer]:
     """The DRR scene of an anatomy: body, structures with Δμ, cancellous cores of the bones.
 
-    ``region`` structures (named spaces) carry no matter and are left out; so is a skin that is
-    not closed (the body stands for it). Meshes are simplified to ``tolerance_mm`` first (soft
-    tissue to at least :data:`SOFT_TOLERANCE_MM`).
+    ``region`` structures (named spaces) carry no matter and are left out; so is any mesh that is
+    not watertight (listed in ``anatomy.info["drr_skipped"]``): the body stands for the skin.
+    Meshes are simplified to ``tolerance_mm`` first (soft tissue to at least
+    :data:`SOFT_TOLERANCE_MM`).
     """
     layers = [_layer("body", body_mesh(anatomy), att.MU_PER_MM["soft"])]
     for sid, full_mesh in anatomy.closed_meshes().items():
         tissue = anatomy[sid].tissue
         if tissue == "region":
+            continue
+        if not full_mesh.is_watertight:
+            # an open surface has unpaired crossings: it would streak the whole image
+            log.warning("DRR: %s is not watertight; left out of the fluoroscopy image", sid)
+            skipped = anatomy.info.setdefault("drr_skipped", []) if anatomy.info is not None else []
+            if sid not in skipped:
+                skipped.append(sid)
             continue
         tol = tolerance_mm if tissue in _SHARP_TISSUES else max(tolerance_mm, SOFT_TOLERANCE_MM)
         mesh = simplified(full_mesh, tol)
