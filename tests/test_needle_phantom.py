@@ -214,15 +214,19 @@ def test_invalid_input_is_refused_clearly(phantom, midline):
         midline.with_needle("spinal-25G-quincke-90").with_depth(90).__class__(
             midline.entry_lps, midline.direction, 95.0, "spinal-25G-quincke-90"
         )
-    with pytest.raises(GeometryError, match="entry side"):
-        nd.NeedlePose.from_angles((0, 0, -22), 0, 10)
+    with pytest.raises(GeometryError, match="too steep"):
+        nd.NeedlePose.from_angles((0, 0, -22), 85, 0)
+    with pytest.raises(ValidationError, match="side"):
+        nd.NeedlePose.from_angles((0, 0, -22), 0, 10, side="up")
     with pytest.raises(GeometryError, match="from the skin"):
         nd.analyse(phantom, nd.NeedlePose((0, -30, -22), (0, -1, 0), 10))
     assert all(issubclass(e, IddsError) for e in (GeometryError, ValidationError))
 
 
 def test_angles_round_trip():
-    for c, m, side in [(10, 0, None), (-25, 12, "left"), (33, -7, "right")]:
+    # in the midline the second angle is towards the patient's left (+x)
+    assert nd.direction_from_angles(0, 45)[0] == pytest.approx(math.sqrt(0.5))
+    for c, m, side in [(10, 5, None), (-25, 12, "left"), (33, -7, "right")]:
         d = nd.direction_from_angles(c, m, side)
         assert np.linalg.norm(d) == pytest.approx(1)
         assert nd.angles_from_direction(d, side) == pytest.approx((c, m))

@@ -478,6 +478,13 @@ class NeedleAnalyser:
             ahead=ahead,
         )
 
+    def _name(self, structure_id: str) -> str:
+        """A trainee's name: the display name, else the id in words (``L4 spinous process``)."""
+        s = self.anatomy.structures.get(structure_id)
+        if s is not None and s.display_name:
+            return s.display_name
+        return structure_id.replace("_", " ").replace(".", " ")
+
     def _events(self, crossings, bone) -> tuple[NeedleEvent, ...]:
         ev: list[NeedleEvent] = []
         seen: set[str] = set()
@@ -518,11 +525,7 @@ class NeedleAnalyser:
                 )
             if c.tissue == "neural":
                 critical = c.structure_id.startswith(NEURAL_CRITICAL_PREFIXES)
-                what = (
-                    self.anatomy[c.structure_id].display_name
-                    if c.structure_id in self.anatomy
-                    else c.structure_id
-                )
+                what = self._name(c.structure_id)
                 ev.append(
                     NeedleEvent(
                         "neural_contact",
@@ -533,7 +536,7 @@ class NeedleAnalyser:
                     )
                 )
         if bone is not None:
-            part = bone.part_id or bone.structure_id
+            part = self._name(bone.part_id or bone.structure_id)
             ev.append(
                 NeedleEvent(
                     "bone_contact",

@@ -85,7 +85,8 @@ def direction_from_angles(
     medial_deg : float, degrees
         Projected angle towards the midline in the axial plane (negative: lateral).
     side : {"left", "right"} or None
-        The patient's side of the entry point; needed when ``medial_deg`` is not zero.
+        The patient's side of the entry point. None (the midline): ``medial_deg`` then tilts
+        towards the patient's left (+x), as :func:`angles_from_direction` reports it.
     axis : (3,) float
         Reference axis pointing into the patient (anterior by default, or the inward skin normal).
 
@@ -97,14 +98,10 @@ def direction_from_angles(
     c = _angle("cephalad angle", cephalad_deg)
     m = _angle("medial angle", medial_deg)
     a, up, med = _axes(side, axis)
-    if med is None and m != 0.0:
-        raise GeometryError(
-            "a medial/lateral angle needs the entry side ('left' or 'right'); the entry is in "
-            "the midline"
-        )
-    d = a + math.tan(math.radians(c)) * up
-    if med is not None:
-        d = d + math.tan(math.radians(m)) * med
+    if med is None:  # midline: the second angle tilts towards the patient's left (+x)
+        med = np.array([1.0, 0.0, 0.0]) - a[0] * a - up[0] * up
+        med /= np.linalg.norm(med)
+    d = a + math.tan(math.radians(c)) * up + math.tan(math.radians(m)) * med
     return d / np.linalg.norm(d)
 
 

@@ -147,12 +147,12 @@ class NeedleSession:
         self._callbacks.append(callback)
 
     def _grade(self, e: NeedleEvent) -> NeedleEvent:
-        if e.kind in ("dural_puncture", "csf") and self.plan.target == "epidural":
+        if e.kind == "dural_puncture" and self.plan.target == "epidural":
             return replace(
                 e,
                 severity="critical",
-                message=e.message + " An epidural was planned: this is an accidental dural "
-                "puncture.",
+                message=f"Accidental dural puncture at {e.depth_mm:.1f} mm — an epidural "
+                "was planned.",
             )
         return e
 

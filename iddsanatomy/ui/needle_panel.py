@@ -1,0 +1,599 @@
+"""The Needle panel: plan, place and advance a needle, read the layers, see the metrics.
+
+Wiring only: a :class:`iddsanatomy.needle.NeedleSession` does the work; the panel assigns
+``window.state.needle`` (a new NeedlePose each time) and ``window.state.catheter``, and the
+renderer and the fluoroscopy draw them. A lesson that sets a fixed needle
+(``state.needle_mode == "fixed"``) is shown read-only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QKeySequence, QPainter, QPen, QPolygonF, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iddsanatomy.errors import IddsError
+
+log = logging.getLogger(__name__)
+
+#: Gauge colours by tissue when a structure has none of its own.
+TISSUE_RGB = {
+    "skin": (0.93, 0.76, 0.65),
+    "fat": (1.0, 0.88, 0.45),
+    "muscle": (0.75, 0.32, 0.30),
+    "ligament": (0.55, 0.75, 0.90),
+    "dura": (0.62, 0.62, 0.90),
+    "csf": (0.55, 0.82, 1.0),
+    "neural": (1.0, 0.95, 0.55),
+    "bone": (0.92, 0.90, 0.82),
+    "disc": (0.55, 0.72, 0.95),
+    "none": (0.75, 0.75, 0.75),
+}
+INTERSPACES = ("T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1")
+APPROACHES = ("midline", "paramedian left", "paramedian right")
+STEP_MM = (0.5, 1.0, 2.0, 5.0)
+_BANNER = (
+    "QLabel {{ background: {bg}; color: white; font-weight: bold; font-size: 14px; "
+    "padding: 8px; border-radius: 4px; }}"
+)
+SEVERITY_RGB = {"info": "#2f6f3e", "warning": "#a35a00", "critical": "#c0141b"}
+
+
+def _pretty(structure_id: str | None, anatomy=None) -> str:
+    if not structure_id:
+        return "outside the body"
+    if structure_id == "epidural_space":
+        return "epidural space"
+    if anatomy is not None and structure_id in anatomy.structures:
+        return anatomy[structure_id].display_name
+    return structure_id.replace("_", " ").replace(".", " ")
+
+
+class DepthGauge(QWidget):
+    """A vertical bar of the layers the needle has passed, coloured by tissue, tip marked.
+
+    Depth 0 (the skin) is at the top. Shows only what the needle has passed unless
+    ``show_ahead`` (the instructor's view) is on.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumSize(150, 300)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Expanding)
+        self.analysis = None
+        self.anatomy = None
+        self.show_ahead = False
+        self.scale_mm = 90.0
+
+    def sizeHint(self) -> QSize:
+        return QSize(190, 420)
+
+    def set_analysis(self, analysis, anatomy=None) -> None:
+        self.analysis = analysis
+        self.anatomy = anatomy
+        if analysis is not None:
+            self.scale_mm = max(60.0, min(analysis.pose.needle.length_mm, 200.0))
+        self.update()
+
+    def _colour(self, crossing) -> QColor:
+        rgb = None
+        if self.anatomy is not None and crossing.structure_id in self.anatomy.structures:
+            rgb = self.anatomy[crossing.structure_id].color
+        if rgb is None or crossing.structure_id == "epidural_space":
+            rgb = TISSUE_RGB.get(crossing.tissue, TISSUE_RGB["none"])
+        return QColor.fromRgbF(*[float(c) for c in rgb[:3]])
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        w, h = self.width(), self.height()
+        top, bottom = 14.0, h - 14.0
+        bar_x, bar_w = 44.0, 34.0
+        scale = (bottom - top) / self.scale_mm
+
+        def y_of(d):
+            return top + d * scale
+
+        p.fillRect(self.rect(), QColor("#fbfbfa"))
+        # depth ticks every 10 mm
+        p.setPen(QPen(QColor("#777777"), 1))
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, small.pointSizeF() - 1.5))
+        p.setFont(small)
+        for d in range(0, int(self.scale_mm) + 1, 10):
+            y = y_of(d)
+            p.drawLine(int(bar_x - 6), int(y), int(bar_x), int(y))
+            p.drawText(QRectF(0, y - 8, bar_x - 8, 16), Qt.AlignRight | Qt.AlignVCenter, f"{d}")
+        p.drawText(QRectF(0, 0, bar_x + bar_w, 12), Qt.AlignLeft, "mm")
+        p.setPen(QPen(QColor("#999999"), 1))
+        p.drawRect(QRectF(bar_x, top, bar_w, bottom - top))
+        a = self.analysis
+        if a is None:
+            p.setPen(QColor("#555555"))
+            p.drawText(
+                QRectF(bar_x + bar_w + 6, top, w - bar_x - bar_w - 8, 60),
+                Qt.TextWordWrap,
+                "Place the needle",
+            )
+            p.end()
+            return
+        layers = list(a.crossings)
+        if self.show_ahead:
+            layers += [c for c in a.ahead if c.entry_depth_mm >= a.tip_depth_mm - 1e-6]
+        label_x = bar_x + bar_w + 6
+        last_label_y = -100.0
+        for c in layers:
+            y0, y1 = y_of(c.entry_depth_mm), y_of(min(c.exit_depth_mm, self.scale_mm))
+            if y0 >= bottom:
+                break
+            col = self._colour(c)
+            ahead = c.entry_depth_mm >= a.tip_depth_mm - 1e-6
+            if ahead:
+                col.setAlphaF(0.35)
+            p.fillRect(QRectF(bar_x + 1, y0, bar_w - 1, max(1.0, y1 - y0)), col)
+            mid = (y0 + y1) / 2
+            if mid - last_label_y >= 13 and not ahead:
+                p.setPen(QColor("#222222"))
+                name = _pretty(c.structure_id, self.anatomy)
+                p.drawText(
+                    QRectF(label_x, mid - 8, w - label_x - 2, 16),
+                    Qt.AlignLeft | Qt.AlignVCenter,
+                    p.fontMetrics().elidedText(name, Qt.ElideRight, int(w - label_x - 2)),
+                )
+                last_label_y = mid
+        if a.bone_contact is not None:
+            y = y_of(a.tip_depth_mm)
+            p.fillRect(QRectF(bar_x + 1, y, bar_w - 1, 8), QColor("#d8d2bf"))
+            p.setPen(QPen(QColor("#6b5f3a"), 2))
+            for k in range(0, int(bar_w), 6):
+                p.drawLine(int(bar_x + k), int(y + 8), int(bar_x + k + 6), int(y))
+        # the tip: a line across and a red triangle
+        y = y_of(min(a.tip_depth_mm, self.scale_mm))
+        crit = a.critical
+        p.setPen(QPen(QColor("#c0141b" if crit else "#111111"), 2))
+        p.drawLine(int(bar_x - 2), int(y), int(bar_x + bar_w + 2), int(y))
+        tri = QPolygonF()
+        for px, py in ((bar_x - 14, y - 7), (bar_x - 2, y), (bar_x - 14, y + 7)):
+            tri.append(QPointF(px, py))
+        p.setBrush(QColor("#c0141b"))
+        p.drawPolygon(tri)
+        p.end()
+
+
+class NeedlePanel(QWidget):
+    """Plan, place and advance the needle; layer read-out, warnings, metrics."""
+
+    analysis_changed = Signal(object)
+
+    def __init__(self, window, parent=None):
+        super().__init__(parent)
+        self.window = window
+        self.state = window.state
+        self.anatomy = window.anatomy
+        self.session = None
+        self.analysis = None
+        self._external = None  # a pose someone else (a lesson) set
+        self._updating = False
+        self._build()
+        self._connect_state()
+        self._on_needle_mode_changed()
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        from iddsanatomy.needle import NEEDLE_TYPES
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(6, 6, 6, 6)
+        self.banner = QLabel("")
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(False)
+        self.banner.setStyleSheet(_BANNER.format(bg="#c0141b"))
+        outer.addWidget(self.banner)
+
+        plan = QGroupBox("Plan and entry")
+        form = QFormLayout(plan)
+        self.needle_combo = QComboBox()
+        for nid, n in NEEDLE_TYPES.items():
+            self.needle_combo.addItem(n.display_name, nid)
+        self.needle_combo.setCurrentIndex(self.needle_combo.findData("tuohy-17G-90"))
+        form.addRow("Needle", self.needle_combo)
+        self.target_combo = QComboBox()
+        self.target_combo.addItems(["intrathecal", "epidural"])
+        form.addRow("Target", self.target_combo)
+        self.interspace_combo = QComboBox()
+        self.interspace_combo.addItems(list(INTERSPACES))
+        self.interspace_combo.setCurrentText("L3-L4")
+        form.addRow("Interspace", self.interspace_combo)
+        self.approach_combo = QComboBox()
+        self.approach_combo.addItems(list(APPROACHES))
+        form.addRow("Approach", self.approach_combo)
+        self.place_button = QPushButton("Place needle on the skin")
+        form.addRow(self.place_button)
+        outer.addWidget(plan)
+
+        steer = QGroupBox("Direction and depth")
+        sform = QFormLayout(steer)
+        self.cephalad_spin = QDoubleSpinBox()
+        self.cephalad_spin.setRange(-60, 60)
+        self.cephalad_spin.setSingleStep(1.0)
+        self.cephalad_spin.setSuffix("°")
+        self.cephalad_spin.setToolTip("Cephalad (+) or caudad (−) tilt. Keys: Alt+Up / Alt+Down")
+        sform.addRow("Cephalad", self.cephalad_spin)
+        self.medial_spin = QDoubleSpinBox()
+        self.medial_spin.setRange(-45, 45)
+        self.medial_spin.setSingleStep(1.0)
+        self.medial_spin.setSuffix("°")
+        self.medial_spin.setToolTip(
+            "Medial (+) tilt; in the midline, towards the patient's left (+). "
+            "Keys: Alt+Left / Alt+Right"
+        )
+        sform.addRow("Medial", self.medial_spin)
+        self.step_combo = QComboBox()
+        for s in STEP_MM:
+            self.step_combo.addItem(f"{s:g} mm", s)
+        self.step_combo.setCurrentIndex(1)
+        sform.addRow("Step", self.step_combo)
+        row = QHBoxLayout()
+        self.advance_button = QPushButton("Advance  ▼  ( ] )")
+        self.withdraw_button = QPushButton("Withdraw  ▲  ( [ )")
+        row.addWidget(self.advance_button)
+        row.addWidget(self.withdraw_button)
+        sform.addRow(row)
+        outer.addWidget(steer)
+
+        middle = QHBoxLayout()
+        self.gauge = DepthGauge()
+        middle.addWidget(self.gauge, 1)
+        right = QVBoxLayout()
+        self.readout = QLabel("No needle.")
+        self.readout.setWordWrap(False)  # short lines; a wrapped label gets clipped here
+        self.readout.setTextFormat(Qt.RichText)
+        self.readout.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.readout.setMinimumWidth(170)
+        self.readout.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+        right.addWidget(self.readout)
+        self.events_list = QListWidget()
+        self.events_list.setWordWrap(True)
+        self.events_list.setMinimumHeight(120)
+        events_title = QLabel("<b>Events</b>")
+        right.addSpacing(6)
+        right.addWidget(events_title)
+        right.addWidget(self.events_list, 1)
+        self.ahead_check = QCheckBox("Show layers ahead (instructor)")
+        right.addWidget(self.ahead_check)
+        middle.addLayout(right, 1)
+        outer.addLayout(middle, 1)
+
+        cat = QGroupBox("Catheter")
+        crow = QHBoxLayout(cat)
+        self.catheter_spin = QDoubleSpinBox()
+        self.catheter_spin.setRange(5, 400)
+        self.catheter_spin.setValue(100)
+        self.catheter_spin.setSuffix(" mm")
+        self.catheter_dir = QComboBox()
+        self.catheter_dir.addItems(["cephalad", "caudad"])
+        self.thread_button = QPushButton("Thread")
+        crow.addWidget(self.catheter_spin)
+        crow.addWidget(self.catheter_dir)
+        crow.addWidget(self.thread_button)
+        outer.addWidget(cat)
+
+        self.metrics_label = QLabel("")
+        self.metrics_label.setWordWrap(True)
+        self.metrics_label.setTextFormat(Qt.RichText)
+        self.metrics_label.setStyleSheet(
+            "QLabel { background: #eef3f8; border: 1px solid #b9c8d8; padding: 6px; }"
+        )
+        self.metrics_label.setVisible(False)
+        outer.addWidget(self.metrics_label)
+        self.finish_button = QPushButton("Finish attempt — show my metrics")
+        outer.addWidget(self.finish_button)
+
+        self.place_button.clicked.connect(self.place_needle)
+        self.advance_button.clicked.connect(lambda: self.step(+1))
+        self.withdraw_button.clicked.connect(lambda: self.step(-1))
+        self.cephalad_spin.valueChanged.connect(self._on_angles_changed)
+        self.medial_spin.valueChanged.connect(self._on_angles_changed)
+        self.needle_combo.currentIndexChanged.connect(self._on_needle_type_changed)
+        self.thread_button.clicked.connect(self.thread_catheter)
+        self.finish_button.clicked.connect(self.finish_attempt)
+        self.ahead_check.toggled.connect(self._on_ahead_toggled)
+        self.target_combo.currentIndexChanged.connect(self._on_plan_changed)
+        self.interspace_combo.currentIndexChanged.connect(self._on_plan_changed)
+
+        self._shortcuts = []
+        for key, fn in (
+            ("]", lambda: self.step(+1)),
+            ("[", lambda: self.step(-1)),
+            ("Alt+Up", lambda: self.cephalad_spin.stepUp()),
+            ("Alt+Down", lambda: self.cephalad_spin.stepDown()),
+            ("Alt+Right", lambda: self.medial_spin.stepUp()),
+            ("Alt+Left", lambda: self.medial_spin.stepDown()),
+        ):
+            sc = QShortcut(
+                QKeySequence(key), self.window if isinstance(self.window, QWidget) else self
+            )
+            sc.setContext(Qt.WindowShortcut)
+            sc.activated.connect(fn)
+            self._shortcuts.append(sc)
+
+    def _connect_state(self) -> None:
+        self.state.events.needle.connect(self._on_needle_changed)
+        self.state.events.needle_mode.connect(self._on_needle_mode_changed)
+        self.state.events.variant.connect(self._on_variant_changed)
+
+    def disconnect_state(self) -> None:
+        """Stop listening to the scene (when the panel is closed)."""
+        for sig, fn in (
+            (self.state.events.needle, self._on_needle_changed),
+            (self.state.events.needle_mode, self._on_needle_mode_changed),
+            (self.state.events.variant, self._on_variant_changed),
+        ):
+            try:
+                sig.disconnect(fn)
+            except (TypeError, ValueError, RuntimeError):
+                pass
+
+    def closeEvent(self, event) -> None:
+        self.disconnect_state()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------------ actions
+    def _plan(self):
+        from iddsanatomy.needle import NeedlePlan
+
+        return NeedlePlan(self.target_combo.currentText(), self.interspace_combo.currentText())
+
+    def _error(self, title: str, exc: Exception) -> None:
+        show = getattr(self.window, "show_error", None)
+        if callable(show):
+            show(title, str(exc))
+        else:
+            log.warning("%s: %s", title, exc)
+        self.readout.setText(f"<span style='color:#c0141b'>{title}: {exc}</span>")
+
+    def _ensure_session(self):
+        from iddsanatomy.needle import NeedleSession
+
+        if self.session is None:
+            self.session = NeedleSession(self.anatomy, self._plan())
+            self.session.on_event(self._on_session_event)
+        return self.session
+
+    def place_needle(self) -> bool:
+        """Place the needle for the chosen approach and interspace (depth 0)."""
+        from iddsanatomy import needle as nd
+
+        approach = self.approach_combo.currentText()
+        interspace = self.interspace_combo.currentText()
+        needle = self.needle_combo.currentData()
+        try:
+            if approach == "midline":
+                pose = nd.midline_pose(self.anatomy, interspace, needle=needle)
+            else:
+                side = approach.split()[-1]
+                pose = nd.paramedian_pose(self.anatomy, interspace, side, needle=needle)
+            session = self._ensure_session()
+            session.place(pose)
+        except (IddsError, KeyError) as exc:
+            self._error("Cannot place the needle", exc)
+            return False
+        self._sync_angles()
+        self._publish()
+        return True
+
+    def step(self, sign: int) -> bool:
+        """Advance (+1) or withdraw (-1) by the chosen step."""
+        if self.session is None or self.session.pose is None or self._read_only():
+            return False
+        mm = float(self.step_combo.currentData())
+        try:
+            if sign > 0:
+                self.session.advance(mm)
+            else:
+                if self.session.analysis.tip_depth_mm <= 0:
+                    return False
+                self.session.withdraw(min(mm, self.session.analysis.tip_depth_mm))
+        except IddsError as exc:
+            self._error("Cannot move the needle", exc)
+            return False
+        self._publish()
+        return True
+
+    def _on_angles_changed(self, *_):
+        if self._updating or self.session is None or self.session.pose is None:
+            return
+        try:
+            self.session.redirect(self.cephalad_spin.value(), self.medial_spin.value())
+        except IddsError as exc:
+            self._error("Cannot redirect the needle", exc)
+            self._sync_angles()
+            return
+        self._publish()
+
+    def _on_needle_type_changed(self, *_):
+        if self.session is None or self.session.pose is None:
+            return
+        try:
+            self.session.place(self.session.pose.with_needle(self.needle_combo.currentData()))
+        except IddsError as exc:
+            self._error("Cannot change the needle", exc)
+            return
+        self._publish()
+
+    def _on_plan_changed(self, *_):
+        if self.session is not None:
+            self.session.plan = self._plan()
+            self._show_analysis(self.session.analysis)
+
+    def thread_catheter(self) -> bool:
+        if self.session is None or self.session.analysis is None:
+            self._error("Cannot thread the catheter", IddsError("place and advance the needle"))
+            return False
+        try:
+            cat = self.session.thread(self.catheter_spin.value(), self.catheter_dir.currentText())
+        except IddsError as exc:
+            self._error("Cannot thread the catheter", exc)
+            return False
+        self.state.catheter = cat
+        self._show_analysis(self.session.analysis)
+        return True
+
+    def finish_attempt(self):
+        """Show the attempt's metrics and start a new attempt."""
+        if self.session is None or self.session.analysis is None:
+            return None
+        m = self.session.finish_attempt()
+        lines = "<br>".join(m.summary_lines())
+        self.metrics_label.setText(f"<b>Attempt {len(self.session.history)}</b><br>{lines}")
+        self.metrics_label.setVisible(True)
+        self.analysis = None
+        self.state.catheter = None
+        self.state.needle = None
+        self._show_analysis(None)
+        return m
+
+    def _on_ahead_toggled(self, on: bool) -> None:
+        self.gauge.show_ahead = bool(on)
+        self.gauge.update()
+
+    # ------------------------------------------------------------------ state
+    def _read_only(self) -> bool:
+        return self.state.needle_mode == "fixed"
+
+    def _publish(self) -> None:
+        """Give the scene the session's pose (a new object) and show the analysis."""
+        s = self.session
+        self._updating = True
+        try:
+            self.state.catheter = s.catheter
+            self.state.needle = s.pose
+        finally:
+            self._updating = False
+        self._show_analysis(s.analysis)
+
+    def _sync_angles(self) -> None:
+        pose = self.session.pose if self.session else None
+        if pose is None:
+            return
+        c, m = pose.angles_deg()
+        self._updating = True
+        try:
+            self.cephalad_spin.setValue(c)
+            self.medial_spin.setValue(m)
+        finally:
+            self._updating = False
+
+    def _on_needle_changed(self, *_):
+        if self._updating:
+            return
+        pose = self.state.needle
+        if pose is None:
+            self._show_analysis(None)
+            return
+        if self.session is not None and pose is self.session.pose:
+            return
+        try:
+            from iddsanatomy.needle import analyse
+
+            self._show_analysis(analyse(self.anatomy, pose))
+        except Exception as exc:  # a lesson's pose that does not fit this anatomy
+            self._error("Cannot analyse the needle", exc)
+
+    def _on_needle_mode_changed(self, *_):
+        fixed = self._read_only()
+        for w in (
+            self.place_button,
+            self.advance_button,
+            self.withdraw_button,
+            self.cephalad_spin,
+            self.medial_spin,
+            self.needle_combo,
+            self.approach_combo,
+            self.thread_button,
+        ):
+            w.setEnabled(not fixed)
+
+    def _on_variant_changed(self, *_):
+        # the window reloads the anatomy for a variant; a session on the old one is stale
+        self.anatomy = self.window.anatomy
+        self.session = None
+        self._show_analysis(None)
+
+    def _on_session_event(self, event) -> None:
+        item = QListWidgetItem(f"{event.depth_mm:5.1f} mm  {event.message}")
+        item.setForeground(QColor(SEVERITY_RGB.get(event.severity, "#000000")))
+        self.events_list.addItem(item)
+        self.events_list.scrollToBottom()
+
+    def _show_analysis(self, a) -> None:
+        self.analysis = a
+        self.gauge.set_analysis(a, self.anatomy)
+        if a is None:
+            self.readout.setText("No needle. Choose the plan and press <b>Place needle</b>.")
+            self.banner.setVisible(False)
+            self.analysis_changed.emit(None)
+            return
+        events = (
+            self.session.graded_events()
+            if (self.session is not None and a is self.session.analysis)
+            else a.events
+        )
+        critical = [e for e in events if e.severity == "critical"]
+        if critical:
+            self.banner.setText("⚠ " + "\n".join(e.message for e in critical))
+            self.banner.setStyleSheet(_BANNER.format(bg="#c0141b"))
+            self.banner.setVisible(True)
+        elif a.bone_contact is not None:
+            part = a.bone_contact.part_id or a.bone_contact.structure_id
+            self.banner.setText(
+                f"Bone: {_pretty(part, self.anatomy)} at {a.tip_depth_mm:.1f} mm — "
+                "withdraw to the fat and redirect."
+            )
+            self.banner.setStyleSheet(_BANNER.format(bg="#b85c00"))
+            self.banner.setVisible(True)
+        else:
+            self.banner.setVisible(False)
+
+        def mm(d):
+            return "–" if d is None else f"{d:.1f} mm"
+
+        tip = _pretty(a.tip_structure, self.anatomy)
+        lines = [
+            f"<b>Tip:</b> {tip}",
+            f"<b>Depth:</b> {a.tip_depth_mm:.1f} mm of {a.pose.needle.length_mm:g}",
+            f"<b>Level:</b> {a.tip_level or '–'}",
+        ]
+        if a.bone_contact is not None:
+            part = a.bone_contact.part_id or a.bone_contact.structure_id
+            lines.append(
+                f"<span style='color:#a35a00'><b>Bone:</b> {_pretty(part, self.anatomy)}</span>"
+            )
+        if a.interlaminar:
+            lines.append(f"<b>Interlaminar space:</b> {a.interlaminar}")
+        lines += [
+            f"to dura {mm(a.distance_to_dura_mm)}",
+            f"to conus {mm(a.distance_to_conus_mm)}",
+            f"to bone {mm(a.distance_to_bone_mm)}",
+        ]
+        cat = self.state.catheter
+        if cat is not None:
+            lines.append(f"<b>Catheter tip:</b> {cat.tip_level or '–'} ({cat.space})")
+        self.readout.setText("<br>".join(lines))
+        self.analysis_changed.emit(a)

@@ -1,0 +1,124 @@
+"""The Needle panel on the box phantom: place, advance with keys, read-out, banner, metrics."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot):
+    from PySide6.QtWidgets import QMainWindow
+
+    from iddsanatomy.needle.phantom import build_phantom
+    from iddsanatomy.scene import SceneState
+
+    class StubWindow(QMainWindow):
+        def __init__(self):
+            super().__init__()
+            self.state = SceneState()
+            self.anatomy = build_phantom()
+            self.renderer = None
+            self.errors = []
+
+        def show_error(self, title, text):
+            self.errors.append((title, text))
+
+    w = StubWindow()
+    qtbot.addWidget(w)
+    return w
+
+
+@pytest.fixture
+def panel(window, qtbot):
+    from iddsanatomy.ui.needle_panel import NeedlePanel
+
+    p = NeedlePanel(window)
+    window.setCentralWidget(p)
+    window.resize(460, 900)
+    window.show()
+    window.activateWindow()
+    qtbot.waitActive(window)  # shortcuts need the active window
+    return p
+
+
+def _advance_to(panel, depth_mm):
+    while panel.session.analysis.tip_depth_mm < depth_mm - 1e-9:
+        assert panel.step(+1)
+
+
+def test_place_and_advance_through_the_layers(panel, window, qtbot):
+    from PySide6.QtCore import Qt
+
+    assert panel.place_needle()
+    first = window.state.needle
+    assert first.entry_lps == pytest.approx((0, 0, -22)) and first.depth_mm == 0
+    qtbot.keyClick(panel.gauge, Qt.Key_BracketRight)  # "]" advances one step (1 mm)
+    assert window.state.needle.depth_mm == pytest.approx(1.0)
+    assert window.state.needle is not first  # a new object, never mutated
+    _advance_to(panel, 52)
+    assert "epidural" in panel.readout.text()
+    assert "Interlaminar space:</b> L3-L4" in panel.readout.text()
+    texts = [panel.events_list.item(i).text() for i in range(panel.events_list.count())]
+    assert any("Loss of resistance at 50.0 mm" in t for t in texts)
+    assert not panel.banner.isVisible()
+    qtbot.keyClick(panel.gauge, Qt.Key_BracketLeft)  # "[" withdraws
+    assert window.state.needle.depth_mm == pytest.approx(51.0)
+
+
+def test_critical_banner_and_catheter(panel, window):
+    panel.place_needle()
+    _advance_to(panel, 60)
+    assert panel.thread_catheter()
+    assert window.state.catheter is not None and window.state.catheter.tip_level == "L1.middle"
+    assert "Catheter tip:</b> L1.middle" in panel.readout.text()
+    _advance_to(panel, 73)  # cauda equina from 72 mm
+    assert panel.banner.isVisible() and "cauda equina" in panel.banner.text()
+    assert window.state.catheter is None  # moving the needle leaves the catheter behind
+    panel.grab().save("/tmp/needle_panel_critical.png")
+
+
+def test_bone_contact_and_metrics_summary(panel, window):
+    panel.place_needle()
+    panel.cephalad_spin.setValue(-45.0)
+    assert window.state.needle.angles_deg()[0] == pytest.approx(-45.0)
+    for _ in range(40):
+        panel.step(+1)
+    a = panel.analysis
+    assert a.blocked and a.bone_contact.part_id == "L4.spinous_process"
+    assert "L4.spinous_process" in panel.readout.text() or "spinous" in panel.readout.text()
+    panel.grab().save("/tmp/needle_panel_bone.png")
+    m = panel.finish_attempt()
+    assert m.bone_contacts == 1 and m.passes == 1
+    assert panel.metrics_label.isVisible() and "Bone contacts: 1" in panel.metrics_label.text()
+    assert window.state.needle is None
+
+
+def test_epidural_plan_makes_dural_puncture_critical(panel, window):
+    panel.target_combo.setCurrentText("epidural")
+    panel.place_needle()
+    _advance_to(panel, 56)
+    assert (
+        panel.banner.isVisible() and "Accidental dural puncture at 54.0 mm" in panel.banner.text()
+    )
+    panel.grab().save("/tmp/needle_panel_epidural.png")
+
+
+def test_fixed_needle_from_a_lesson_is_read_only(panel, window):
+    from iddsanatomy.needle import NeedlePose
+
+    window.state.needle_mode = "fixed"
+    window.state.needle = NeedlePose((0, 0, -22), (0, -1, 0), 47.0)
+    assert not panel.advance_button.isEnabled() and not panel.place_button.isEnabled()
+    assert "ligamentum flavum" in panel.readout.text()
+    assert panel.step(+1) is False
+
+
+def test_bad_input_shows_an_error_and_changes_nothing(panel, window):
+    panel.place_needle()
+    _advance_to(panel, 10)
+    before = window.state.needle
+    panel.interspace_combo.setCurrentText("L5-S1")  # the phantom has no S1
+    assert panel.place_needle() is False
+    assert window.errors and window.state.needle is before
