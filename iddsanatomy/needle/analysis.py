@@ -8,7 +8,6 @@ lookup, and a new direction one ray cast per structure near the line (Embree, a 
 
 from __future__ import annotations
 
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -181,6 +180,15 @@ class LevelScale:
     """
 
     def __init__(self, anatomy: Anatomy):
+        self._anatomy = anatomy
+        self._anatomy_levels = None
+        if any(k.endswith(".superior_endplate_centre") for k in anatomy.landmarks_lps):
+            try:
+                from iddsanatomy.anatomy.levels import level_label_of_point
+
+                self._anatomy_levels = level_label_of_point
+            except ImportError:  # pragma: no cover - the levels module is optional
+                pass
         self.levels: list[str] = []
         centres, axes, halves = [], [], []
         for lvl in LEVELS:
@@ -211,7 +219,17 @@ class LevelScale:
         self.halves = np.array(halves)
 
     def label(self, point_lps) -> str | None:
-        """The level of ``point_lps`` ((3,) mm), or None if the anatomy has no vertebral bodies."""
+        """The level of ``point_lps`` ((3,) mm), or None if the anatomy has no vertebral bodies.
+
+        Uses the anatomy's own reading (:func:`iddsanatomy.anatomy.levels.level_label_of_point`,
+        in the neighbouring vertebra's endplate frame) when the anatomy has endplate landmarks,
+        so that the needle and the lessons name levels alike; else the bodies' extents.
+        """
+        if self._anatomy_levels is not None:
+            try:
+                return self._anatomy_levels(self._anatomy, point_lps)
+            except (KeyError, IndexError, ValueError):
+                pass
         if not self.levels:
             return None
         p = np.asarray(point_lps, dtype=float)
@@ -550,15 +568,16 @@ class NeedleAnalyser:
         return tuple(ev)
 
 
-_ANALYSERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def analyser_for(anatomy: Anatomy) -> NeedleAnalyser:
-    """The cached :class:`NeedleAnalyser` of ``anatomy`` (built on first use)."""
-    a = _ANALYSERS.get(anatomy)
+    """The cached :class:`NeedleAnalyser` of ``anatomy`` (built on first use).
+
+    Kept on the anatomy object itself, so it lives and dies with it (a weak-keyed cache would
+    never let go: the analyser refers to its anatomy).
+    """
+    a = getattr(anatomy, "_needle_analyser", None)
     if a is None:
         a = NeedleAnalyser(anatomy)
-        _ANALYSERS[anatomy] = a
+        anatomy._needle_analyser = a
     return a
 
 

@@ -9,7 +9,6 @@ mesh with axial planes, once per anatomy.
 from __future__ import annotations
 
 import itertools
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,14 +109,12 @@ class SacPaths:
         return self.paths[space]
 
 
-_PATHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def sac_paths(anatomy: Anatomy) -> SacPaths:
-    p = _PATHS.get(anatomy)
+    """The cached :class:`SacPaths` of ``anatomy`` (kept on the anatomy object)."""
+    p = getattr(anatomy, "_needle_sac_paths", None)
     if p is None:
         p = SacPaths(anatomy)
-        _PATHS[anatomy] = p
+        anatomy._needle_sac_paths = p
     return p
 
 
