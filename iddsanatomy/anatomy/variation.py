@@ -161,7 +161,10 @@ class SpineSkin:
         self.w = w
 
     def apply(self, vertices_lps: np.ndarray, transforms: dict[str, np.ndarray]) -> np.ndarray:
-        stack = np.stack([transforms.get(lv, np.eye(4)) for lv in self.levels])
+        # measured fastest of three vectorisations (per-vertex 3x3 gather, per-level products,
+        # dense weights) on this machine
+        eye = np.eye(4)
+        stack = np.stack([transforms.get(lv, eye) for lv in self.levels])
         v = np.asarray(vertices_lps, float)
         a = np.einsum("nij,nj->ni", stack[self.lo, :3, :3], v) + stack[self.lo, :3, 3]
         b = np.einsum("nij,nj->ni", stack[self.hi, :3, :3], v) + stack[self.hi, :3, 3]
@@ -320,6 +323,81 @@ class HabitusRig:
 
 
 # --------------------------------------------------------------------------------------------
+# stage 0: the neural axis (conus level, dural sac end) — applied to the unposed anatomy
+# --------------------------------------------------------------------------------------------
+CORD_IDS = ("spinal_cord", "conus", "filum_terminale", "cauda_equina")
+SAC_IDS = ("dura", "csf", "filum_terminale", "cauda_equina")
+#: Above this position the dural sac keeps its shape when its end moves (the middle of L4).
+SAC_ANCHOR = "L4.middle"
+
+
+def canal_curve(anatomy: Anatomy):
+    """The midline canal curve (bottom to top) through the sac end and the canal centres."""
+    from iddsanatomy.anatomy.softtissue import SpineCurve
+
+    lm = anatomy.landmarks_lps
+    knots = [lm["dural_sac.end"], lm["S1.s1_canal_centre"]]
+    knots += [lm[f"{lv}.canal_centre"] for lv in ("L5", "L4", "L3", "L2", "L1", "T12")]
+    return SpineCurve(np.asarray(knots))
+
+
+def _remap_along(structure: Structure, curve, s_from, s_to) -> Structure:
+    """Move vertices along the canal curve by a piecewise-linear map of arc length ``s``.
+
+    Beyond the map's ends every point shifts by that end's offset, so shapes there are kept.
+    """
+
+    def move(vertices):
+        x, s, v = curve.coords(np.asarray(vertices, float))
+        s_new = np.interp(s, s_from, s_to)
+        s_new = np.where(s < s_from[0], s + (s_to[0] - s_from[0]), s_new)
+        s_new = np.where(s > s_from[-1], s + (s_to[-1] - s_from[-1]), s_new)
+        return curve.point(s_new, v, x)
+
+    coarse = move(structure.coarse.vertices) if structure.coarse is not None else None
+    return moved(structure, move(structure.mesh.vertices), coarse)
+
+
+def neural_stage(base: Anatomy, conus_level: str, dural_sac_end: str) -> Anatomy:
+    """Move the conus tip and the end of the dural sac to the requested position units.
+
+    The cord above the conus is stretched or shortened along the canal between the top of the
+    model and the tip, and the filum and cauda equina below it likewise down to the sac end; the
+    sac keeps its shape above the middle of L4 and stretches between there and its end.
+    """
+    from iddsanatomy.anatomy.softtissue import s_at_units, unit_table
+    from iddsanatomy.anatomy.variant import position_units
+
+    lm = base.landmarks_lps
+    curve = canal_curve(base)
+    table = unit_table(lm, curve)
+    s_tip = curve.s_of(lm["conus.tip"])
+    s_end = curve.s_of(lm["dural_sac.end"])
+    s_top = float(curve.s[-1]) + 200.0  # far above the model: the cord's top stays put
+    # the middle of the requested unit (a unit is a third of a body or a disc)
+    s_tip_new = s_at_units(position_units(conus_level) + 0.5, table)
+    s_end_new = s_at_units(position_units(dural_sac_end) + 0.5, table)
+    s_anchor = s_at_units(position_units(SAC_ANCHOR), table)
+    structures = dict(base.structures)
+    landmarks = dict(lm)
+    if abs(s_tip_new - s_tip) > 1e-6:
+        s_from = np.array([s_end, s_tip, s_top])
+        s_to = np.array([s_end, s_tip_new, s_top])
+        for sid in CORD_IDS:
+            if sid in structures and structures[sid].ok:
+                structures[sid] = _remap_along(structures[sid], curve, s_from, s_to)
+        landmarks["conus.tip"] = curve.point(s_tip_new)[0]
+    if abs(s_end_new - s_end) > 1e-6:
+        s_from = np.array([s_end, s_anchor])
+        s_to = np.array([s_end_new, s_anchor])
+        for sid in SAC_IDS:
+            if sid in structures and structures[sid].ok:
+                structures[sid] = _remap_along(structures[sid], curve, s_from, s_to)
+        landmarks["dural_sac.end"] = curve.point(s_end_new)[0]
+    return Anatomy(structures, landmarks, base.lps_from_level, base.variant, dict(base.info))
+
+
+# --------------------------------------------------------------------------------------------
 # the pipeline
 # --------------------------------------------------------------------------------------------
 class VariantBuilder:
@@ -355,18 +433,34 @@ class VariantBuilder:
             self._stage_cache[key] = fn()
         return self._stage_cache[key]
 
+    @staticmethod
+    def _neural_key(v) -> tuple:
+        return (v.conus_level, v.dural_sac_end)
+
+    def neural(self, v) -> Anatomy:
+        b = self.base_variant
+        if self._neural_key(v) == self._neural_key(b):
+            return self.base
+        return self._cached(
+            ("neural", self._neural_key(v)),
+            lambda: neural_stage(self.base, v.conus_level, v.dural_sac_end),
+        )
+
     def pose(self, v) -> Anatomy:
         from iddsanatomy.anatomy.variant import SEGMENT_LORDOSIS_SHARE
 
         def run():
+            start = self.neural(v)
             d_total = v.effective_lordosis_deg - self.base_variant.effective_lordosis_deg
             delta = {seg: share * d_total for seg, share in SEGMENT_LORDOSIS_SHARE.items()}
             frames = self.base.lps_from_level
             surface = pose_transforms(frames, delta)
             deep = pose_transforms(frames, delta, scoliosis_transforms(v, frames))
-            return repose(self.base, deep, self._rigs, surface_transforms=surface)
+            # skinning weights depend on where the vertices are: the neural stage moves some
+            rigs = self._rigs.setdefault(("skin", self._neural_key(v)), {})
+            return repose(start, deep, rigs, surface_transforms=surface)
 
-        return self._cached(("pose", self._pose_key(v)), run)
+        return self._cached(("pose", self._neural_key(v), self._pose_key(v)), run)
 
     def habitus(self, v) -> Anatomy:
         def run():
@@ -378,7 +472,7 @@ class VariantBuilder:
                 self._rigs["habitus"] = HabitusRig(self.base)
             return self._rigs["habitus"].apply(posed, extra)
 
-        return self._cached(("habitus", self._pose_key(v), v.bmi), run)
+        return self._cached(("habitus", self._neural_key(v), self._pose_key(v), v.bmi), run)
 
     def build(self, v) -> Anatomy:
         """The anatomy of variant ``v`` (a new :class:`Anatomy`; the base is never changed)."""
