@@ -1,0 +1,1036 @@
+"""Soft tissue of the default anatomy: discs, neural axis, dura, ligaments, fat, muscle, skin.
+
+Most soft tissue follows the spinal canal, so it is modelled in *canal coordinates*: a smooth
+centre line through the canal of every vertebra (a cubic spline through A1's ``canal_centre``
+landmarks, posed in LPS) gives for any point ``p`` its arc length ``s`` along the canal (mm, up),
+its offset ``v`` along the posterior normal (mm, +posterior) and its lateral offset ``x`` (LPS x).
+Each structure is a signed distance field written in those coordinates from the per-level
+numbers of :mod:`soft_params`, meshed by marching cubes, and trimmed with robust booleans
+(manifold3d) against the bones and the structures that take precedence over it, so that no
+soft tissue overlaps a bone and each disc's surface *is* its endplates.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from iddsanatomy import geometry
+from iddsanatomy.anatomy import sdf
+from iddsanatomy.anatomy import soft_params as sp
+from iddsanatomy.anatomy.variant import position_units
+
+# --------------------------------------------------------------------------------------------
+# mesh helpers
+# --------------------------------------------------------------------------------------------
+
+
+def to_manifold(mesh):
+    """A manifold3d solid from a watertight trimesh."""
+    import manifold3d as m3d
+
+    return m3d.Manifold(
+        m3d.Mesh(
+            vert_properties=np.asarray(mesh.vertices, dtype=np.float32),
+            tri_verts=np.asarray(mesh.faces, dtype=np.uint32),
+        )
+    )
+
+
+def from_manifold(man):
+    """A trimesh from a manifold3d solid (watertight, outward normals)."""
+    import trimesh
+
+    m = man.to_mesh()
+    return trimesh.Trimesh(
+        np.asarray(m.vert_properties[:, :3], dtype=float), np.asarray(m.tri_verts), process=False
+    )
+
+
+def subtract(mesh, cutters, min_volume_mm3: float = 1.0, keep_largest: bool = False):
+    """``mesh`` minus the union of ``cutters`` (trimeshes), dropping crumbs below ``min_volume_mm3``."""
+    if mesh is None or len(mesh.faces) == 0:
+        return mesh
+    man = to_manifold(mesh)
+    lo, hi = mesh.bounds
+    for c in cutters:
+        if c is None:
+            continue
+        clo, chi = c.bounds
+        if np.any(clo > hi) or np.any(chi < lo):
+            continue  # cannot touch
+        man = man - (c if not hasattr(c, "faces") else to_manifold(c))
+    out = from_manifold(man)
+    return clean_components(out, min_volume_mm3, keep_largest)
+
+
+def clean_components(mesh, min_volume_mm3: float = 1.0, keep_largest: bool = False):
+    """Drop tiny pieces (booleans leave crumbs); optionally keep only the largest piece."""
+    import trimesh
+
+    if len(mesh.faces) == 0:
+        return mesh
+    parts = mesh.split(only_watertight=False)
+    if len(parts) <= 1:
+        return mesh
+    vols = np.array([abs(p.volume) for p in parts])
+    if keep_largest:
+        return parts[int(np.argmax(vols))]
+    keep = [p for p, v in zip(parts, vols, strict=True) if v >= min_volume_mm3]
+    return trimesh.util.concatenate(keep) if keep else mesh
+
+
+def _mesh(field, lo, hi, spacing, keep_largest=True):
+    m = sdf.mesh_field(field, lo, hi, spacing, keep_largest=keep_largest)
+    return m
+
+
+def simplify(mesh, tolerance_mm: float):
+    """A copy with fewer triangles that stays within ``tolerance_mm`` of ``mesh`` (manifold3d).
+
+    Marching cubes makes many more triangles than the shape needs; manifold3d's simplification
+    merges them while keeping the solid watertight. A mesh that is not watertight is returned
+    unchanged (it cannot become a manifold solid).
+    """
+    if mesh is None or len(mesh.faces) == 0 or not mesh.is_watertight:
+        return mesh
+    out = from_manifold(to_manifold(mesh).simplify(float(tolerance_mm)))
+    return out if len(out.faces) else mesh
+
+
+#: Surface tolerance of the shipped full-detail meshes and of the coarse level of detail (mm).
+FULL_TOLERANCE_MM = 0.05
+COARSE_TOLERANCE_MM = 0.4
+
+
+def decimate(mesh, _target_faces: int = 0, tolerance_mm: float = COARSE_TOLERANCE_MM):
+    """The coarse level of detail of ``mesh`` (for camera motion)."""
+    return simplify(mesh, tolerance_mm)
+
+
+# --------------------------------------------------------------------------------------------
+# canal coordinates
+# --------------------------------------------------------------------------------------------
+class SpineCurve:
+    """A smooth midline curve in the sagittal plane (x = 0) with arc length and normals.
+
+    Parameters
+    ----------
+    knots_lps : (m, 3) float, mm
+        Points bottom to top (x is ignored: the default spine is symmetric).
+    step_mm : float
+        Spacing of the dense samples.
+    """
+
+    def __init__(self, knots_lps: np.ndarray, step_mm: float = 0.5):
+        from scipy.interpolate import CubicSpline
+        from scipy.spatial import cKDTree
+
+        k = np.asarray(knots_lps, float)[:, 1:]
+        chord = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(k, axis=0), axis=1))]
+        cs = CubicSpline(chord, k, bc_type="natural")
+        t = np.linspace(0, chord[-1], int(chord[-1] / 0.1) + 1)
+        dense = cs(t)
+        arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))]
+        n = int(arc[-1] / step_mm) + 1
+        s = np.linspace(0.0, arc[-1], n)
+        yz = np.column_stack([np.interp(s, arc, dense[:, 0]), np.interp(s, arc, dense[:, 1])])
+        tan = np.gradient(yz, axis=0)
+        tan /= np.linalg.norm(tan, axis=1)[:, None]
+        self.s = s
+        self.yz = yz
+        self.tan = tan  # (ty, tz), pointing up the spine
+        self.nrm = np.column_stack([tan[:, 1], -tan[:, 0]])  # posterior normal
+        self.tree = cKDTree(yz)
+
+    def coords(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, s, v) of points ``p`` ((n, 3) LPS mm)."""
+        p = np.asarray(p, float)
+        _, i = self.tree.query(p[:, 1:])
+        d = p[:, 1:] - self.yz[i]
+        s = self.s[i] + np.einsum("ij,ij->i", d, self.tan[i])
+        v = np.einsum("ij,ij->i", d, self.nrm[i])
+        return p[:, 0], s, v
+
+    def point(self, s, v=0.0, x=0.0) -> np.ndarray:
+        """LPS points at arc length ``s`` with posterior offset ``v`` and lateral ``x``."""
+        s = np.atleast_1d(np.asarray(s, float))
+        v = np.broadcast_to(np.asarray(v, float), s.shape)
+        x = np.broadcast_to(np.asarray(x, float), s.shape)
+        y = np.interp(s, self.s, self.yz[:, 0]) + v * np.interp(s, self.s, self.nrm[:, 0])
+        z = np.interp(s, self.s, self.yz[:, 1]) + v * np.interp(s, self.s, self.nrm[:, 1])
+        # linear extension beyond the ends
+        lo, hi = self.s[0], self.s[-1]
+        y = (
+            y
+            + np.where(s < lo, (s - lo) * self.tan[0, 0], 0)
+            + np.where(s > hi, (s - hi) * self.tan[-1, 0], 0)
+        )
+        z = (
+            z
+            + np.where(s < lo, (s - lo) * self.tan[0, 1], 0)
+            + np.where(s > hi, (s - hi) * self.tan[-1, 1], 0)
+        )
+        return np.column_stack([x, y, z])
+
+    def s_of(self, p_lps) -> float:
+        """Arc length of the point nearest to ``p_lps`` ((3,) mm)."""
+        return float(self.coords(np.atleast_2d(p_lps))[1][0])
+
+    def bounds(self, s_lo: float, s_hi: float, v_lo: float, v_hi: float, x_half: float):
+        """An LPS box that holds the canal-coordinate box given."""
+        ss = np.linspace(s_lo, s_hi, 60)
+        pts = np.vstack([self.point(ss, v) for v in (v_lo, v_hi)])
+        lo = pts.min(0)
+        hi = pts.max(0)
+        lo[0], hi[0] = -x_half, x_half
+        return lo - 2.0, hi + 2.0
+
+
+class Profile:
+    """Piecewise-linear functions of arc length ``s`` from values at knots."""
+
+    def __init__(self, s_knots, **values):
+        self.s = np.asarray(s_knots, float)
+        order = np.argsort(self.s)
+        self.s = self.s[order]
+        self.v = {k: np.asarray(v, float)[order] for k, v in values.items()}
+
+    def __call__(self, name: str, s):
+        return np.interp(s, self.s, self.v[name])
+
+
+# --------------------------------------------------------------------------------------------
+# level units (REF §8 convention: thirds of bodies and discs)
+# --------------------------------------------------------------------------------------------
+SPINE_ORDER = ("T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1", "S2", "S3", "S4", "S5")
+
+
+def unit_table(
+    landmarks: dict[str, np.ndarray], curve: SpineCurve
+) -> tuple[np.ndarray, np.ndarray]:
+    """(units, s) pairs: body tops/bottoms and sacral segment borders along the canal.
+
+    Each vertebral body is three units (upper, middle, lower third) and each disc one unit,
+    counted from the top of T11 as in :func:`iddsanatomy.anatomy.variant.position_units`.
+    """
+    units, svals = [], []
+    for i, lv in enumerate(SPINE_ORDER):
+        top = landmarks.get(f"{lv}.superior_endplate_centre")
+        bot = landmarks.get(f"{lv}.inferior_endplate_centre")
+        if top is not None and bot is not None:
+            units += [4 * i, 4 * i + 3]
+            svals += [curve.s_of(top), curve.s_of(bot)]
+    # sacral segments: S1 from its endplate; S(k) starts halfway between the segment centres
+    lv_pts = [landmarks.get(f"S1.s{k}_level") for k in range(1, 6)]
+    if all(p is not None for p in lv_pts):
+        s_c = [curve.s_of(p) for p in lv_pts]
+        tops = [curve.s_of(landmarks["S1.s1_superior_endplate_centre"])]
+        tops += [0.5 * (s_c[k - 1] + s_c[k]) for k in range(1, 5)]
+        tops.append(s_c[4] - (s_c[3] - s_c[4]) / 2)
+        for k in range(5):
+            units.append(4 * (7 + k))
+            svals.append(tops[k])
+        units.append(4 * 12)
+        svals.append(tops[5])
+    order = np.argsort(units)
+    return np.asarray(units, float)[order], np.asarray(svals, float)[order]
+
+
+def s_at_units(units: float, table) -> float:
+    u, s = table
+    return float(np.interp(units, u, s))
+
+
+def units_at_s(s: float, table) -> float:
+    u, sv = table
+    order = np.argsort(sv)
+    return float(np.interp(s, sv[order], u[order]))
+
+
+# --------------------------------------------------------------------------------------------
+# tubes along polylines
+# --------------------------------------------------------------------------------------------
+def tubes_field(polylines: list[np.ndarray], radii: list[float], step: float = 0.2):
+    """Union of round tubes along polylines ((k, 3) LPS mm), radius per tube; flat-ish ends."""
+    from scipy.spatial import cKDTree
+
+    pts, rad = [], []
+    for line, r in zip(polylines, radii, strict=True):
+        seg = np.diff(line, axis=0)
+        for a, d in zip(line[:-1], seg, strict=True):
+            n = max(int(np.linalg.norm(d) / step), 1)
+            t = np.linspace(0, 1, n, endpoint=False)[:, None]
+            pts.append(a + t * d)
+            rad.append(np.full(n, r))
+        pts.append(line[-1:])
+        rad.append(np.array([r]))
+    pts = np.vstack(pts)
+    rad = np.concatenate(rad)
+    tree = cKDTree(pts)
+
+    def f(p):
+        d, i = tree.query(p, k=1)
+        return d - rad[i]
+
+    return f, pts.min(0) - max(radii) - 2, pts.max(0) + max(radii) + 2
+
+
+# --------------------------------------------------------------------------------------------
+# the builder
+# --------------------------------------------------------------------------------------------
+def _lps(frames, level, p):
+    return geometry.apply(frames[level], p)
+
+
+def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=print, t0=None):
+    """Build every soft-tissue structure.
+
+    Parameters
+    ----------
+    layout : assembly.SpineLayout
+    bones_local : dict
+        Level -> BoneMesh in its local frame (T12 … L5, ``S1`` the sacrum).
+    parts : dict
+        The bone Parts already built (LPS meshes), by id.
+    landmarks : dict
+        Bone landmarks in LPS (``L3.canal_centre`` …).
+
+    Returns
+    -------
+    list of Part, dict of landmarks, dict of info
+    """
+    from iddsanatomy.anatomy.assembly import COLORS, Part
+    from iddsanatomy.anatomy.bone_params import vertebra_params
+    from iddsanatomy.anatomy.variant import CONUS_DEFAULT, SAC_END_DEFAULT
+
+    t0 = t0 if t0 is not None else time.perf_counter()
+    frames = layout.lps_from_level
+    f = 1.6 if fast else 1.0  # resolution factor
+    out: list[Part] = []
+    lms: dict[str, np.ndarray] = {}
+    info: dict = {}
+
+    def done(name):
+        log(f"[build] {name} ({time.perf_counter() - t0:.1f} s)")
+
+    bone_meshes = {k: p.mesh for k, p in parts.items() if p.tissue == "bone" and p.parent is None}
+    vert_mesh = {lv: bone_meshes[lv] for lv in sp.VERTEBRAE}
+    vert_mesh["S1"] = bone_meshes["sacrum"]
+    spine_bones = [vert_mesh[k] for k in (*sp.VERTEBRAE, "S1")]
+    all_bones = list(bone_meshes.values())
+    all_bones_man = None
+
+    def bones_union():
+        nonlocal all_bones_man
+        if all_bones_man is None:
+            import manifold3d as m3d
+
+            all_bones_man = m3d.Manifold.batch_boolean(
+                [to_manifold(m) for m in all_bones], m3d.OpType.Add
+            )
+        return all_bones_man
+
+    # ---------------------------------------------------------------- discs
+    for seg, d in layout.discs.items():
+        upper, lower = d.upper, d.lower
+        u_from_lps = np.linalg.inv(frames[upper])
+        l_from_lps = np.linalg.inv(frames[lower])
+        pu = vertebra_params(upper)
+        if lower == "S1":
+            sac = bones_local["S1"].mesh.vertices
+            top = sac[(sac[:, 2] > -3.0) & (np.abs(sac[:, 1]) < 25)]
+            w2_l = float(np.percentile(np.abs(top[:, 0]), 99.5))
+            ys = top[np.abs(top[:, 0]) < 5, 1]
+            d2_l, yc_l = float((ys.max() - ys.min()) / 2), float((ys.max() + ys.min()) / 2)
+            sup_l = np.eye(4)
+            n_l = 2.6
+        else:
+            pl = vertebra_params(lower)
+            w2_l, d2_l, yc_l = pl.body_width / 2, pl.body_depth / 2, 0.0
+            from iddsanatomy.anatomy.assembly import _endplate_frames
+
+            sup_l, _ = _endplate_frames(pl)
+            n_l = None
+        from iddsanatomy.anatomy.assembly import _endplate_frames
+
+        _, inf_u = _endplate_frames(pu)
+        sup_l_from_lps = np.linalg.inv(sup_l) @ l_from_lps
+        inf_u_from_lps = np.linalg.inv(inf_u) @ u_from_lps
+        gap = 0.5 * (d.anterior_mm + d.posterior_mm)
+
+        def disc_field(
+            p,
+            pu=pu,
+            w2_l=w2_l,
+            d2_l=d2_l,
+            yc_l=yc_l,
+            n_l=n_l,
+            a=sup_l_from_lps,
+            b=inf_u_from_lps,
+            gap=gap,
+            pl_sq=(None if lower == "S1" else vertebra_params(lower).body_squareness_posterior),
+        ):
+            ql = geometry.apply(a, p)
+            qu = geometry.apply(b, p)
+            zl = ql[:, 2]  # height above the lower endplate plane
+            zu = qu[:, 2]  # height relative to the upper vertebra's inferior plane (<0 in the disc)
+            t = np.clip(zl / np.maximum(zl - zu, 1e-6), 0.0, 1.0)
+            nl = np.where(ql[:, 1] - yc_l > 0, pl_sq if pl_sq else n_l, 2.2)
+            nu = np.where(qu[:, 1] > 0, pu.body_squareness_posterior, 2.2)
+            dl = sdf.superellipse2(ql[:, 0], ql[:, 1] - yc_l, w2_l, d2_l, nl)
+            du = sdf.superellipse2(qu[:, 0], qu[:, 1], pu.body_width / 2, pu.body_depth / 2, nu)
+            outline = (1 - t) * dl + t * du
+            mid = np.clip(zl / max(gap, 1e-3), 0.0, 1.0)
+            bulge = sp.DISC_BULGE_MM * 4 * mid * (1 - mid)
+            into_bone = np.maximum(0.0, -zl) + np.maximum(0.0, zu)
+            outline = outline - bulge + into_bone
+            slab = np.maximum(-zl - 2.5, zu - 2.5)
+            return np.maximum(outline, slab)
+
+        c = 0.5 * (frames[upper][:3, 3] + frames[lower][:3, 3])
+        r = max(pu.body_width, 2 * w2_l) / 2 + 6
+        lo, hi = c - r, c + r
+        raw = _mesh(disc_field, lo, hi, 0.8 * f)
+        disc = subtract(raw, [vert_mesh[upper], vert_mesh[lower]], keep_largest=True)
+        out.append(
+            Part(
+                f"disc.{seg}",
+                "disc",
+                f"{seg} intervertebral disc",
+                "The fibrocartilage cushion between two vertebral bodies; it lies in front of the canal, so a midline needle never meets it.",
+                disc,
+                None,
+                seg,
+                COLORS["disc"],
+            )
+        )
+    done("discs")
+
+    # ---------------------------------------------------------------- canal curve and profiles
+    sac_bm = bones_local["S1"]
+    sl = {k: sac_bm.landmarks[k] for k in sac_bm.landmarks}
+    knots, hw, hd, tap, tw, names = [], [], [], [], [], []
+    # sacral canal: from S3 up to S1, offset posteriorly from the anterior column (bones.py)
+    lv = [sl[f"s{k}_level"] for k in range(1, 6)]
+    can1 = sl["s1_canal_centre"]
+    off1 = float(np.linalg.norm((can1 - lv[0])[1:]))
+    for k in (3, 2):
+        tvec = lv[k] - lv[k - 2]
+        tvec = tvec / np.linalg.norm(tvec)
+        nvec = np.array([0.0, -tvec[2], tvec[1]])
+        if nvec[1] < 0:
+            nvec = -nvec
+        frac = k / 5.0
+        knots.append(_lps(frames, "S1", lv[k - 1] + nvec * (off1 - 2.0 * frac)))
+        hw.append(15.0 * (1 - 0.65 * frac))
+        hd.append(7.0 * (1 - 0.6 * frac))
+        tap.append(6.0)
+        tw.append(10.0)
+        names.append(f"S{k}")
+    knots.append(_lps(frames, "S1", can1))
+    hw.append(15.0)
+    hd.append(7.0)
+    tap.append(sp.THECAL_AP_MM["S1"])
+    tw.append(sp.THECAL_WIDTH_MM["S1"])
+    names.append("S1")
+    for level in ("L5", "L4", "L3", "L2", "L1", "T12"):
+        pr = vertebra_params(level)
+        knots.append(landmarks[f"{level}.canal_centre"])
+        hw.append(pr.canal_width / 2)
+        hd.append(pr.canal_depth / 2)
+        tap.append(sp.THECAL_AP_MM[level])
+        tw.append(sp.THECAL_WIDTH_MM[level])
+        names.append(level)
+    top_ext = landmarks["T12.canal_centre"] + 45.0 * frames["T12"][:3, 2]
+    knots.append(top_ext)
+    hw.append(hw[-1])
+    hd.append(hd[-1])
+    tap.append(tap[-1])
+    tw.append(tw[-1])
+    names.append("T11")
+    curve = SpineCurve(np.asarray(knots))
+    s_k = [curve.s_of(k) for k in knots]
+    prof = Profile(s_k, hw=hw, hd=hd, tap=tap, tw=tw)
+    s_level = dict(zip(names, s_k, strict=True))
+    s_top = s_level["T11"] - 5.0
+    table = unit_table(landmarks, curve)
+
+    # ---------------------------------------------------------------- dura, CSF, cord
+    s_end = s_at_units(position_units(SAC_END_DEFAULT) + 0.5, table)
+    s_tip = s_at_units(position_units(CONUS_DEFAULT) + 0.5, table)
+    taper_end = 14.0
+
+    def dura_axes(s, inset=0.0):
+        a = prof("tw", s) / 2 - inset
+        b = prof("tap", s) / 2 - inset
+        k = np.sqrt(np.clip((s - s_end) / taper_end, 0.0, 1.0))
+        return a * k, b * k
+
+    def v_dura_centre(s):
+        return -prof("hd", s) + sp.ANTERIOR_EPIDURAL_MM + prof("tap", s) / 2
+
+    def sac_field(inset):
+        def fld(p):
+            x, s, v = curve.coords(p)
+            a, b = dura_axes(s, inset)
+            e = sdf.ellipse2(x, v - v_dura_centre(s), np.maximum(a, 0.05), np.maximum(b, 0.05))
+            return np.maximum(np.maximum(e, (s_end + inset) - s), s - (s_top - inset))
+
+        return fld
+
+    lo, hi = curve.bounds(s_end - 3, s_top + 3, -12, 12, 14)
+    dura = _mesh(sac_field(0.0), lo, hi, 0.6 * f)
+    csf = _mesh(sac_field(sp.DURA_THICKNESS_MM), lo, hi, 0.6 * f)
+    out.append(
+        Part(
+            "dura",
+            "dura",
+            "dural sac (thecal sac)",
+            "The tough tube of dura mater around the cord, the cauda equina and the CSF; it ends near S2. The needle tip is intrathecal once it is inside.",
+            dura,
+            None,
+            None,
+            COLORS["dura"],
+        )
+    )
+    out.append(
+        Part(
+            "csf",
+            "csf",
+            "cerebrospinal fluid (subarachnoid space)",
+            "The fluid-filled space inside the dura where intrathecal drugs are delivered; free flow of CSF confirms the needle is inside it.",
+            csf,
+            None,
+            None,
+            COLORS["csf"],
+        )
+    )
+    done("dura and CSF")
+
+    cord_a, cord_b = sp.CORD_WIDTH_MM / 2, sp.CORD_DEPTH_MM / 2
+    s_cs = s_tip + sp.CONUS_TAPER_MM
+    fil_r = sp.FILUM_DIAMETER_MM / 2
+
+    def cord_axes(s):
+        k = np.clip((s - s_tip) / sp.CONUS_TAPER_MM, 0.0, 1.0)
+        k = np.sqrt(k)  # rounded, bullet-like conus
+        return np.maximum(cord_a * k, fil_r), np.maximum(cord_b * k, fil_r)
+
+    def cord_field(s_lo, s_hi):
+        def fld(p):
+            x, s, v = curve.coords(p)
+            a, b = cord_axes(s)
+            e = sdf.ellipse2(x, v - v_dura_centre(s), a, b)
+            return np.maximum(np.maximum(e, s_lo - s), s - s_hi)
+
+        return fld
+
+    lo, hi = curve.bounds(s_cs - 1, s_top - 1, -8, 8, 7)
+    cord = _mesh(cord_field(s_cs, s_top - 1.0), lo, hi, 0.5 * f)
+    lo, hi = curve.bounds(s_tip - 2, s_cs + 2, -8, 8, 7)
+    conus = _mesh(cord_field(s_tip - 0.5, s_cs), lo, hi, 0.4 * f)
+
+    def filum_field(p):
+        x, s, v = curve.coords(p)
+        e = np.hypot(x, v - v_dura_centre(s)) - fil_r
+        return np.maximum(np.maximum(e, (s_end + 3.0) - s), s - (s_tip + 1.0))
+
+    lo, hi = curve.bounds(s_end, s_tip + 2, -8, 8, 3)
+    filum = _mesh(filum_field, lo, hi, 0.3 * f)
+    out += [
+        Part(
+            "spinal_cord",
+            "neural",
+            "spinal cord",
+            "The lower spinal cord (lumbar enlargement), inside the dura above the conus. A needle must never reach it.",
+            cord,
+            None,
+            None,
+            COLORS["neural"],
+        ),
+        Part(
+            "conus",
+            "neural",
+            "conus medullaris",
+            "The tapered end of the spinal cord, usually behind the lower third of L1; intrathecal access is made well below it (L2–L3 or lower).",
+            conus,
+            None,
+            None,
+            COLORS["neural"],
+        ),
+        Part(
+            "filum_terminale",
+            "neural",
+            "filum terminale",
+            "A thin fibrous thread that continues from the conus tip to the end of the dural sac.",
+            filum,
+            None,
+            None,
+            COLORS["neural"],
+        ),
+    ]
+    tip_pt = curve.point(s_tip, v_dura_centre(s_tip))[0]
+    end_pt = curve.point(s_end, v_dura_centre(s_end))[0]
+    lms["conus.tip"] = tip_pt
+    lms["dural_sac.end"] = end_pt
+    done("cord, conus, filum")
+
+    # ---------------------------------------------------------------- roots
+    root_levels = ("L1", "L2", "L3", "L4", "L5", "S1", "S2", "S3")
+    exit_pts: dict[tuple[str, int], np.ndarray] = {}
+    cauda_lines, cauda_r = [], []
+    nerve_lines: dict[tuple[str, int], np.ndarray] = {}
+    cr = sp.CAUDA_ROOT_DIAMETER_MM / 2
+    for k, rl in enumerate(root_levels):
+        for side in (1, -1):
+            s0 = s_cs - 1.5 - k * 1.9
+            a0, b0 = cord_axes(s0)
+            theta = np.radians(100.0 - k * 10.0)
+            rad0 = max(a0, b0) + cr + 0.4
+            x0 = side * rad0 * np.sin(theta)
+            v0 = v_dura_centre(s0) + rad0 * np.cos(theta)
+            if rl in ("S2", "S3"):
+                s1 = s_end + 9.0
+                x1 = side * (2.3 + (k - 6) * 2.3)
+                v1 = v_dura_centre(s1) + 0.5
+            else:
+                if rl == "S1":
+                    fpt = _lps(frames, "S1", np.array([side * 14.0, 18.0, -10.0]))
+                else:
+                    pr = vertebra_params(rl)
+                    ped = bones_local[rl].landmarks["pedicle_centre.left"]
+                    loc = np.array(
+                        [side * (ped[0] + 1.0), ped[1] - 3.0, ped[2] - pr.pedicle_height / 2 - 3.5]
+                    )
+                    fpt = _lps(frames, rl, loc)
+                s_f = curve.s_of(fpt)
+                s1 = s_f + 9.0
+                a1, b1 = dura_axes(s1)
+                x1 = side * (a1 - cr - 1.2)
+                v1 = v_dura_centre(s1) - 0.3 * b1
+                exit_pts[(rl, side)] = fpt
+            ss = np.linspace(s0, s1, 12)
+            w = (ss - s0) / (s1 - s0)
+            w = w**1.5
+            xs = x0 + (x1 - x0) * w
+            vs = v0 + (v1 - v0) * w
+            line = curve.point(ss, vs, xs)
+            cauda_lines.append(line)
+            cauda_r.append(cr)
+            if (rl, side) in exit_pts:
+                fpt = exit_pts[(rl, side)]
+                start = line[-3]
+                last = line[-1]
+                outward = np.array([side * 0.8, -0.35, -0.5])
+                outward /= np.linalg.norm(outward)
+                far = fpt + (30.0 if rl != "S1" else 4.0) * outward
+                mid = 0.5 * (last + fpt)
+                nerve_lines[(rl, side)] = np.vstack([start, last, mid, fpt, far])
+    fld, lo, hi = tubes_field(cauda_lines, cauda_r)
+    cauda = _mesh(fld, lo, hi, 0.35 * f, keep_largest=False)
+    cauda = clean_components(cauda, 2.0)
+    out.append(
+        Part(
+            "cauda_equina",
+            "neural",
+            "cauda equina",
+            "The bundle of lumbar and sacral nerve roots floating in the CSF below the conus; they move aside from a slowly advanced needle.",
+            cauda,
+            None,
+            None,
+            COLORS["neural"],
+        )
+    )
+    info["cauda_equina_roots"] = len(cauda.split(only_watertight=False))
+    for (rl, side), line in nerve_lines.items():
+        sname = "left" if side > 0 else "right"
+        rr = sp.ROOT_DIAMETER_MM[rl] / 2
+        fld, lo, hi = tubes_field([line], [rr])
+        raw = _mesh(fld, lo, hi, 0.5 * f)
+        level_for = rl if rl != "S1" else "S1"
+        cut = subtract(raw, [vert_mesh[level_for], vert_mesh.get(_below(rl))], keep_largest=True)
+        out.append(
+            Part(
+                f"nerve_root.{rl}.{sname}",
+                "neural",
+                f"{rl} {sname} nerve root",
+                f"The {rl} spinal nerve root leaving the dural sac and the canal through the intervertebral foramen below the {rl} pedicle."
+                if rl != "S1"
+                else "The S1 nerve root leaving the dural sac towards the first sacral foramen.",
+                cut,
+                None,
+                rl,
+                COLORS["neural"],
+            )
+        )
+    done("cauda equina and nerve roots")
+
+    # ---------------------------------------------------------------- posterior midline landmarks
+    # lamina edges in the midline, from the meshes: arch vertices just behind the canal
+    lam_top, lam_bot = {}, {}
+    for level, m in vert_mesh.items():
+        x, s, v = curve.coords(m.vertices)
+        band = (np.abs(x) < 3.0) & (v > prof("hd", s) - 1.0) & (v < prof("hd", s) + 8.0)
+        if level == "S1":
+            band &= s > s_level["S1"] - 25
+        if np.any(band):
+            lam_top[level] = float(s[band].max())
+            lam_bot[level] = float(s[band].min())
+    # posterior bony envelope in the midline (spinous tips, median crest) -> supraspinous line
+    mids = [m.vertices for m in vert_mesh.values()]
+    allv = np.vstack(mids)
+    x, s, v = curve.coords(allv)
+    sel = np.abs(x) < 4.0
+    s_bins = np.arange(s_level["S3"] - 10, s_top + 1, 2.0)
+    env = np.full(len(s_bins), -np.inf)
+    idx = np.clip(np.searchsorted(s_bins, s[sel]), 0, len(s_bins) - 1)
+    np.maximum.at(env, idx, v[sel])
+    tips_s, tips_v = [], []
+    for level in sp.VERTEBRAE:
+        tip = landmarks[f"{level}.spinous_tip"]
+        _, ts, tv = curve.coords(np.atleast_2d(tip))
+        tips_s.append(ts[0])
+        tips_v.append(tv[0])
+    # median sacral crest: the envelope's maxima below S1
+    for s_lo_, s_hi_ in (
+        (s_level["S1"] - 30, s_level["S1"] - 5),
+        (s_level["S2"] - 20, s_level["S2"] + 5),
+    ):
+        m_ = (s_bins > s_lo_) & (s_bins < s_hi_) & np.isfinite(env)
+        if np.any(m_):
+            j = np.argmax(np.where(m_, env, -np.inf))
+            tips_s.append(s_bins[j])
+            tips_v.append(env[j])
+    order = np.argsort(tips_s)
+    tips_s = np.asarray(tips_s)[order]
+    tips_v = np.asarray(tips_v)[order]
+    lin = np.interp(s_bins, tips_s, tips_v)
+    env_f = np.where(np.isfinite(env), env, -1e9)
+    ssl_front = np.maximum(lin, env_f + 0.3)
+    # smooth (running mean over ~10 mm) then make sure bone stays below
+    kern = np.ones(5) / 5
+    ssl_front = np.convolve(np.pad(ssl_front, 2, mode="edge"), kern, mode="valid")
+    ssl_front = np.maximum(ssl_front, env_f + 0.3)
+
+    def v_ssl(s):
+        return np.interp(s, s_bins, ssl_front)
+
+    ssl_t = sp.SSL_THICKNESS_MM
+    fat_mid = sp.SKIN_PLUS_FAT_L34_MM - sp.SKIN_THICKNESS_MM
+    s_skin_lo = s_level["S3"] - 15.0
+    s_skin_hi = s_top
+
+    def lateral(x):
+        ax = np.abs(x)
+        bump = np.exp(-(((ax - 38.0) / 26.0) ** 2)) - np.exp(-((38.0 / 26.0) ** 2))
+        return 5.0 * bump - 0.0022 * x * x
+
+    def v_skin(s, x):
+        return v_ssl(s) + ssl_t + fat_mid + sp.SKIN_THICKNESS_MM + lateral(x)
+
+    def v_fascia(s, x):
+        return v_skin(s, x) - sp.SKIN_THICKNESS_MM - fat_mid
+
+    # ---------------------------------------------------------------- ligamentum flavum & window
+    lf_meshes = {}
+    pairs = list(
+        zip(
+            ("T12", "L1", "L2", "L3", "L4", "L5"), ("L1", "L2", "L3", "L4", "L5", "S1"), strict=True
+        )
+    )
+    for upper, lower in pairs:
+        seg = f"{upper}-{lower}"
+        t_lf = sp.LF_THICKNESS_MM[seg]
+        ang = 0.5 * (
+            vertebra_params(upper).laminar_angle_deg
+            + vertebra_params(lower if lower != "S1" else "L5").laminar_angle_deg
+        )
+        beta = np.radians((180.0 - ang) / 2.0)
+        s_lo_w = lam_top[lower]
+        s_hi_w = lam_bot[upper]
+
+        def lf_field(p, beta=beta, t_lf=t_lf, s_lo_w=s_lo_w, s_hi_w=s_hi_w):
+            x, s, v = curve.coords(p)
+            vcb = prof("hd", s)
+            dn = ((v - vcb) + np.abs(x) * np.tan(beta)) * np.cos(beta)
+            ramp = np.clip((s - s_hi_w) / 4.0, 0.0, 1.0)
+            d_lo = -1.0 - (t_lf - 1.0) * ramp
+            d_hi = (t_lf - 1.0) - (t_lf - 1.0) * ramp
+            slab = np.maximum(d_lo - dn, dn - d_hi)
+            fx = np.abs(x) - (prof("hw", s) + 1.0)
+            fs = np.maximum((s_lo_w - 1.0) - s, s - (s_hi_w + 10.0))
+            return np.maximum(np.maximum(slab, fx), fs)
+
+        lo, hi = curve.bounds(s_lo_w - 3, s_hi_w + 12, -10, 14, 20)
+        raw = _mesh(lf_field, lo, hi, 0.5 * f)
+        lf = subtract(raw, [vert_mesh[upper], vert_mesh[lower]], keep_largest=True)
+        lf_meshes[seg] = lf
+        out.append(
+            Part(
+                f"ligamentum_flavum.{seg}",
+                "ligament",
+                f"{seg} ligamentum flavum",
+                "Two yellow elastic leaflets that meet in the midline and close the interlaminar window; the loss of resistance is felt as the needle leaves them for the epidural space.",
+                lf,
+                None,
+                seg,
+                COLORS["ligament"],
+            )
+        )
+        # interlaminar window region
+        if upper != "T12":
+
+            def win_field(p, s_lo_w=s_lo_w, s_hi_w=s_hi_w):
+                x, s, v = curve.coords(p)
+                vcb = prof("hd", s)
+                fv = np.maximum((vcb - 1.0) - v, v - (vcb + 7.0))
+                fx = np.abs(x) - prof("hw", s)
+                fs = np.maximum((s_lo_w - 0.5) - s, s - (s_hi_w + 0.5))
+                return np.maximum(np.maximum(fv, fx), fs)
+
+            lo, hi = curve.bounds(s_lo_w - 2, s_hi_w + 2, -4, 14, 18)
+            raw = _mesh(win_field, lo, hi, 0.6 * f)
+            win = subtract(raw, [vert_mesh[upper], vert_mesh[lower]], keep_largest=True)
+            out.append(
+                Part(
+                    f"interlaminar.{seg}",
+                    "region",
+                    f"{seg} interlaminar window",
+                    f"The gap between the laminae of {upper} and {lower}, closed by the ligamentum flavum: the bony window a midline or paramedian needle must pass through.",
+                    win,
+                    None,
+                    seg,
+                    COLORS["region"],
+                )
+            )
+            s_c = 0.5 * (s_lo_w + s_hi_w)
+            lms[f"{seg}.interlaminar_centre"] = curve.point(s_c, prof("hd", s_c) + 1.0)[0]
+            lms[f"{seg}.skin_midline"] = curve.point(s_c, v_skin(s_c, 0.0))[0]
+        info.setdefault("window_s", {})[seg] = (s_lo_w, s_hi_w)
+    done("ligamenta flava and interlaminar windows")
+
+    # ---------------------------------------------------------------- interspinous & supraspinous
+    isl_meshes = []
+    for upper, lower in pairs:
+        seg = f"{upper}-{lower}"
+        s_u, s_d = s_level[upper], s_level[lower]
+        t_lf = sp.LF_THICKNESS_MM[seg]
+
+        def isl_field(p, s_u=s_u, s_d=s_d, t_lf=t_lf):
+            x, s, v = curve.coords(p)
+            v0 = prof("hd", s) + t_lf - 1.5
+            v1 = v_ssl(s)
+            tt = np.clip((v - v0) / np.maximum(v1 - v0, 1.0), 0.0, 1.0)
+            w = sp.ISL_WIDTH_MM
+            half = 0.5 * (
+                (1 - tt) ** 2 * w["anterior"]
+                + 2 * tt * (1 - tt) * (2 * w["middle"] - 0.5 * (w["anterior"] + w["posterior"]))
+                + tt**2 * w["posterior"]
+            )
+            fx = np.abs(x) - half
+            fv = np.maximum(v0 - v, v - v1)
+            fs = np.maximum(s_d - s, s - s_u)
+            return np.maximum(np.maximum(fx, fv), fs)
+
+        lo, hi = curve.bounds(s_d - 2, s_u + 2, 0, 60, 8)
+        raw = _mesh(isl_field, lo, hi, 0.6 * f)
+        isl = subtract(raw, [vert_mesh[upper], vert_mesh[lower], lf_meshes[seg]], keep_largest=True)
+        isl_meshes.append(isl)
+        out.append(
+            Part(
+                f"interspinous_ligament.{seg}",
+                "ligament",
+                f"{seg} interspinous ligament",
+                "The thin sheet between two spinous processes; a midline needle passes through it (about 3 cm) before it meets the ligamentum flavum.",
+                isl,
+                None,
+                seg,
+                COLORS["ligament"],
+            )
+        )
+
+    def ssl_field(p):
+        x, s, v = curve.coords(p)
+        fx = np.abs(x) - 4.6
+        fv = np.maximum(v_ssl(s) - v, v - (v_ssl(s) + ssl_t))
+        fs = np.maximum((s_level["S1"] - 25.0) - s, s - (s_level["T12"] + 5.0))
+        return np.maximum(np.maximum(fx, fv), fs)
+
+    lo, hi = curve.bounds(s_level["S1"] - 28, s_level["T12"] + 8, 20, 70, 8)
+    raw = _mesh(ssl_field, lo, hi, 0.6 * f)
+    ssl = subtract(raw, spine_bones, keep_largest=True)
+    out.append(
+        Part(
+            "supraspinous_ligament",
+            "ligament",
+            "supraspinous ligament",
+            "The cord that runs over the tips of the spinous processes, just under the subcutaneous fat.",
+            ssl,
+            None,
+            None,
+            COLORS["ligament"],
+        )
+    )
+    done("interspinous and supraspinous ligaments")
+
+    # ---------------------------------------------------------------- posterior epidural fat
+    def epi_field(p):
+        x, s, v = curve.coords(p)
+        e = sdf.ellipse2(x, v, prof("hw", s), prof("hd", s) + 1.0)
+        fv = v_dura_centre(s) - v
+        fs = np.maximum((s_level["S1"] - 12.0) - s, s - (s_level["T12"] + 4.0))
+        return np.maximum(np.maximum(e, fv), fs)
+
+    lo, hi = curve.bounds(s_level["S1"] - 14, s_level["T12"] + 6, -6, 14, 18)
+    raw = _mesh(epi_field, lo, hi, 0.6 * f)
+    epi = subtract(raw, [*spine_bones, dura, *lf_meshes.values()], min_volume_mm3=5.0)
+    out.append(
+        Part(
+            "epidural_fat",
+            "fat",
+            "posterior epidural fat",
+            "Fat in the posterior epidural space between the ligamentum flavum and the dura, a few millimetres deep; the Tuohy tip sits here after loss of resistance.",
+            epi,
+            None,
+            None,
+            COLORS["fat"],
+        )
+    )
+    done("epidural fat")
+
+    # ---------------------------------------------------------------- muscles
+    s_mf_hi = s_level["L1"] + 10.0
+    s_mf_lo = s_level["S3"]
+    s_es_hi = s_top
+    s_es_lo = s_level["S2"]
+
+    def floor_v(s, x):
+        hwv = prof("hw", s)
+        ramp = np.clip((np.abs(x) - hwv) / 10.0, 0.0, 1.0)
+        return prof("hd", s) + 2.5 - ramp * 14.0
+
+    def muscle_field(side, x_in, x_out, s_lo_m, s_hi_m, extra_floor=0.0):
+        def fld(p):
+            x, s, v = curve.coords(p)
+            xs = side * x
+            fx = np.maximum(x_in - xs, xs - x_out)
+            fv = np.maximum((floor_v(s, x) - extra_floor) - v, v - (v_fascia(s, x) - 0.3))
+            fs = np.maximum(s_lo_m - s, s - s_hi_m)
+            return sdf.smax(np.maximum(fx, fs), fv, 2.0)
+
+        return fld
+
+    soft_cut = [*lf_meshes.values(), *isl_meshes, ssl]
+    muscles = {}
+    for side, sname in ((1, "left"), (-1, "right")):
+        for mid, name, x_in, x_out, slo, shi, desc, extra in (
+            (
+                "multifidus",
+                "multifidus",
+                1.0,
+                30.0,
+                s_mf_lo,
+                s_mf_hi,
+                "The deepest back muscle, packed against the spinous processes and laminae; a paramedian needle crosses it.",
+                0.0,
+            ),
+            (
+                "erector_spinae",
+                "erector spinae",
+                30.0,
+                sp.ERECTOR_LATERAL_MM,
+                s_es_lo,
+                s_es_hi,
+                "The long column of back muscle (iliocostalis and longissimus) lateral to multifidus.",
+                6.0,
+            ),
+        ):
+            fld = muscle_field(side, x_in, x_out, slo, shi, extra)
+            lo, hi = curve.bounds(slo - 3, shi + 3, -25, 90, sp.ERECTOR_LATERAL_MM + 5)
+            if side > 0:
+                lo[0] = x_in - 3
+            else:
+                hi[0] = -x_in + 3
+            raw = _mesh(fld, lo, hi, 1.3 * f)
+            man = to_manifold(raw) - bones_union()
+            for c in soft_cut:
+                man = man - to_manifold(c)
+            mm = clean_components(from_manifold(man), keep_largest=True)
+            muscles[f"{mid}.{sname}"] = mm
+            out.append(
+                Part(
+                    f"{mid}.{sname}",
+                    "muscle",
+                    f"{sname} {name}",
+                    desc,
+                    mm,
+                    None,
+                    None,
+                    COLORS["muscle"],
+                )
+            )
+    done("muscles")
+
+    # ---------------------------------------------------------------- subcutaneous fat and skin
+    xw = sp.SKIN_HALF_WIDTH_MM
+
+    def layer_field(inner, outer):
+        def fld(p):
+            x, s, v = curve.coords(p)
+            fv = np.maximum(inner(s, x) - v, v - outer(s, x))
+            fx = np.abs(x) - xw
+            fs = np.maximum(s_skin_lo - s, s - s_skin_hi)
+            return np.maximum(np.maximum(fv, fx), fs)
+
+        return fld
+
+    lo, hi = curve.bounds(s_skin_lo - 3, s_skin_hi + 3, 0, 110, xw + 3)
+    lo[1] -= 60  # the back curves forwards laterally
+    fat = _mesh(
+        layer_field(v_fascia, lambda s, x: v_skin(s, x) - sp.SKIN_THICKNESS_MM), lo, hi, 1.2 * f
+    )
+    fat = from_manifold(to_manifold(fat) - bones_union())
+    fat = clean_components(fat, keep_largest=True)
+    skin = _mesh(
+        layer_field(lambda s, x: v_skin(s, x) - sp.SKIN_THICKNESS_MM, v_skin), lo, hi, 0.9 * f
+    )
+    out.append(
+        Part(
+            "subcutaneous_fat",
+            "fat",
+            "subcutaneous fat",
+            "The fat under the skin; its thickness is what changes most with body weight and makes needles longer in obese patients.",
+            fat,
+            None,
+            None,
+            COLORS["fat"],
+        )
+    )
+    out.append(
+        Part(
+            "skin",
+            "skin",
+            "skin of the lower back",
+            "The skin of the lower back from the lowest ribs to the sacrum, where the needle enters.",
+            skin,
+            None,
+            None,
+            COLORS["skin"],
+        )
+    )
+    done("fat and skin")
+
+    info["canal_curve"] = {"s_top": s_top, "s_end": s_end, "s_tip": s_tip}
+    info["curve"] = curve
+    info["unit_table"] = table
+    return out, lms, info
+
+
+def _below(level: str) -> str | None:
+    order = ("T12", "L1", "L2", "L3", "L4", "L5", "S1")
+    if level not in order:
+        return None
+    i = order.index(level)
+    return order[i + 1] if i + 1 < len(order) else None
