@@ -46,7 +46,7 @@ def default_scene() -> dict[str, Any]:
     return {f.name: getattr(fresh, f.name) for f in dc_fields(SceneState) if f.name in CONTROLLED}
 
 
-class _Refs:
+class RefResolver:
     """Expands structure references with a catalog (or passes exact ids through without one)."""
 
     def __init__(self, catalog, groups):
@@ -188,7 +188,7 @@ class LessonRunner:
 
     def _set_lesson(self, lesson) -> None:
         self.lesson = lesson
-        refs = _Refs(self.catalog, lesson.groups)
+        refs = RefResolver(self.catalog, lesson.groups)
         start = apply_spec(default_scene(), lesson.start_scene, refs, self.anatomy)
         self._scenes: list[dict[str, Any]] = []
         prev = start

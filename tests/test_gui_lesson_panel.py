@@ -1,0 +1,163 @@
+"""GUI tier: the Lessons panel (library, stepping with keys, question, author mode, live reload)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import yaml
+from viewer_fixtures import make_anatomy
+
+pytestmark = pytest.mark.gui
+
+LESSON = textwrap.dedent(
+    """\
+    schema_version: 1
+    id: gui-lesson
+    title: GUI lesson
+    summary: Three steps on the synthetic anatomy.
+    objectives: [Step through]
+    minutes: 2
+    start_scene:
+      visible: [L3, L4, disc.L3-L4]
+      camera: posterior
+    steps:
+      - id: one
+        title: First step
+        text: "Some **bold** text."
+      - id: two
+        title: Second step
+        text: The L3–L4 window.
+        scene:
+          show: [interlaminar.L3-L4]
+          highlight: [interlaminar.L3-L4]
+          camera: left
+      - id: three
+        title: Third step
+        scene:
+          highlight: []
+        question:
+          id: q-pedicle
+          type: identify
+          prompt: Click the left half of L3.
+          answer: L3.pedicle.left
+    """
+)
+
+
+@pytest.fixture
+def setup(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from iddsanatomy.quiz.store import ProgressStore
+    from iddsanatomy.ui.lesson_panel import LessonPanel
+    from iddsanatomy.ui.main_window import MainWindow
+
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    (folder / "a_lesson.yaml").write_text(LESSON, encoding="utf-8")
+    (folder / "b_broken.yaml").write_text(
+        LESSON.replace("id: gui-lesson", "id: other").replace("camera: left", "camera: lefft"),
+        encoding="utf-8",
+    )
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    settings.setValue("trainee/name", "tester")
+    w = MainWindow(anatomy=make_anatomy(), settings=settings, optional_panels=False)
+    store = ProgressStore(tmp_path / "progress.sqlite3")
+    panel = LessonPanel(w, folder=folder, store=store)
+    w.add_dock("Lessons", panel)
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()  # shortcuts need the active window
+    qtbot.waitActive(w)
+    yield w, panel, folder, store
+    w.close()
+    store.close()
+
+
+def test_library_lists_good_and_broken_lessons(setup):
+    _w, panel, _folder, _store = setup
+    assert panel.library_list.count() == 2
+    assert panel.library_list.item(0).text().startswith("GUI lesson")
+    assert "2 min" in panel.library_list.item(0).text()
+    broken = panel.library_list.item(1)
+    assert broken.text().startswith("⚠ b_broken.yaml")
+    assert "'lefft' is not allowed" in broken.toolTip()
+    panel.library_list.setCurrentRow(1)
+    assert "lefft" in panel.details.toPlainText() and not panel.open_button.isEnabled()
+    panel.library_list.setCurrentRow(0)
+    assert "Step through" in panel.details.toPlainText()
+
+
+def test_steps_with_keyboard_and_progress_is_stored(qtbot, setup):
+    from PySide6.QtCore import Qt
+
+    w, panel, _folder, store = setup
+    panel.open_selected()
+    assert panel.pages.currentIndex() == 1 and panel.runner.index == 0
+    assert "bold" in panel.text.toHtml() and "<b>" in panel.text.toHtml().replace(
+        'font-weight:700;">', "<b>"
+    )
+    assert w.state.visible == {"L3", "L4", "disc.L3-L4"}
+    assert panel.progress.value() == 1 and panel.progress.maximum() == 3
+    panel.next_button.setFocus()
+    qtbot.keyClick(panel.next_button, Qt.Key_Right)
+    assert panel.runner.index == 1
+    assert w.state.highlighted == {"interlaminar.L3-L4"} and w.state.camera.view == "left"
+    assert panel.step_list.currentRow() == 1
+    qtbot.keyClick(panel.next_button, Qt.Key_Left)
+    assert panel.runner.index == 0 and w.state.highlighted == frozenset()
+    qtbot.mouseClick(panel.next_button, Qt.LeftButton)
+    qtbot.mouseClick(panel.next_button, Qt.LeftButton)
+    assert panel.runner.at_end and not panel.next_button.isEnabled()
+    p = store.lesson_progress("tester")["gui-lesson"]
+    assert p["step_id"] == "three" and p["completed"] and p["fraction"] == 1.0
+    # the question of the last step: pick in 3D, submit, the answer is stored
+    assert panel.question.isVisible()
+    w.state.selected = "L3.pedicle.left"
+    qtbot.mouseClick(panel.question.submit_button, Qt.LeftButton)
+    assert "Right" in panel.question.feedback.toPlainText()
+    rows = store.answer_rows("tester")
+    assert [(r["question_id"], r["correct"], r["source_id"]) for r in rows] == [
+        ("q-pedicle", 1, "gui-lesson")
+    ]
+    # reopening starts where the trainee left
+    panel.show_library()
+    assert "100% done" in panel.library_list.item(0).text()
+    panel.open_selected()
+    assert panel.runner.step.id == "three"
+
+
+def test_live_reload_keeps_the_step_and_survives_a_broken_save(qtbot, setup):
+    _w, panel, folder, _store = setup
+    path = folder / "a_lesson.yaml"
+    panel.open_lesson("gui-lesson", step="two")
+    panel.author_mode.setChecked(True)
+    assert panel.copy_button.isVisible()
+    with qtbot.waitSignal(panel.reloaded, timeout=5000) as sig:
+        path.write_text(LESSON.replace("Second step", "Second step, edited"), encoding="utf-8")
+    assert sig.args[0] is True
+    assert panel.runner.step.id == "two"
+    assert panel.step_list.item(1).text() == "2. Second step, edited"
+    assert "Second step, edited" in panel.text.toPlainText()
+    with qtbot.waitSignal(panel.reloaded, timeout=5000) as sig:
+        path.write_text(LESSON.replace("minutes: 2", "minutes: many"), encoding="utf-8")
+    assert sig.args[0] is False
+    assert panel.banner.isVisible() and "minutes" in panel.banner.text()
+    assert panel.runner.step.id == "two"  # the last good lesson is kept
+    with qtbot.waitSignal(panel.reloaded, timeout=5000) as sig:
+        path.write_text(LESSON, encoding="utf-8")
+    assert sig.args[0] is True and not panel.banner.isVisible()
+
+
+def test_copy_scene_as_yaml(qtbot, setup):
+    from PySide6.QtGui import QGuiApplication
+
+    _w, panel, _folder, _store = setup
+    panel.open_lesson("gui-lesson", step="two")
+    panel.author_mode.setChecked(True)
+    panel.copy_button.click()
+    scene = yaml.safe_load(QGuiApplication.clipboard().text())["scene"]
+    assert scene["camera"] == "left" and scene["highlight"] == ["interlaminar.L3-L4"]
+    assert set(scene["visible"]) == {"L3", "L4", "disc.L3-L4", "interlaminar.L3-L4"}
