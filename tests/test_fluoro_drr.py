@@ -238,3 +238,21 @@ def test_an_open_mesh_is_left_out_instead_of_streaking_the_image():
     sigma = drr.line_integral(a, CArmPose(pixels=128))
     assert a.info["drr_skipped"] == ["holed"]
     assert np.isfinite(sigma).all() and sigma.min() > 0 and sigma.max() < 10
+
+
+def test_closed_surface_check_allows_pinches_and_refuses_holes_and_flips():
+    import trimesh
+
+    a = trimesh.creation.box(extents=(10.0, 10.0, 10.0))
+    b = a.copy()
+    b.apply_translation([10.0, 10.0, 0.0])  # touches a along one edge: a pinch
+    pinched = trimesh.Trimesh(
+        np.vstack([a.vertices, b.vertices]), np.vstack([a.faces, b.faces + 8]), process=True
+    )
+    assert not pinched.is_watertight and drr.is_closed_surface(pinched)
+    holed = a.copy()
+    holed.update_faces(np.arange(12) != 3)
+    assert not drr.is_closed_surface(holed)
+    flipped = a.copy()
+    flipped.faces[0] = flipped.faces[0][::-1]
+    assert not drr.is_closed_surface(flipped)

@@ -136,6 +136,24 @@ def simplified(mesh: trimesh.Trimesh, tolerance_mm: float) -> trimesh.Trimesh:
     return out
 
 
+def is_closed_surface(mesh: trimesh.Trimesh) -> bool:
+    """Whether every edge is crossed as often in one direction as in the other by the faces.
+
+    That (a closed, consistently oriented surface, a 2-cycle) is exactly what signed-depth
+    accumulation needs. It is weaker than trimesh's ``is_watertight``: a pinch where two sheets
+    touch along an edge (four faces on one edge) is allowed.
+    """
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    if len(faces) == 0:
+        return False
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    lo, hi = e.min(axis=1), e.max(axis=1)
+    key = lo * (int(faces.max()) + 1) + hi
+    sign = np.where(e[:, 0] < e[:, 1], 1, -1)
+    _, inverse = np.unique(key, return_inverse=True)
+    return not np.bincount(inverse, weights=sign).any()
+
+
 def inward_offset(mesh: trimesh.Trimesh, depth_mm: float) -> np.ndarray:
     """Vertices of ``mesh`` moved ``depth_mm`` inwards along the (area-weighted) vertex normals."""
     return np.asarray(mesh.vertices) - np.asarray(mesh.vertex_normals) * depth_mm
@@ -196,7 +214,7 @@ def anatomy_layers(
     """The DRR scene of an anatomy: body, structures with Δμ, cancellous cores of the bones.
 
     ``region`` structures (named spaces) carry no matter and are left out; so is any mesh that is
-    not watertight (listed in ``anatomy.info["drr_skipped"]``): the body stands for the skin.
+    not a closed surface (:func:`is_closed_surface`; listed in ``anatomy.info["drr_skipped"]``).
     Meshes are simplified to ``tolerance_mm`` first (soft tissue to at least
     :data:`SOFT_TOLERANCE_MM`).
     """
@@ -205,9 +223,9 @@ def anatomy_layers(
         tissue = anatomy[sid].tissue
         if tissue == "region":
             continue
-        if not full_mesh.is_watertight:
+        if not is_closed_surface(full_mesh):
             # an open surface has unpaired crossings: it would streak the whole image
-            log.warning("DRR: %s is not watertight; left out of the fluoroscopy image", sid)
+            log.warning("DRR: %s is not a closed surface; left out of the fluoroscopy image", sid)
             skipped = anatomy.info.setdefault("drr_skipped", []) if anatomy.info is not None else []
             if sid not in skipped:
                 skipped.append(sid)
