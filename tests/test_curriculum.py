@@ -297,13 +297,17 @@ def test_every_figure_agrees_with_the_reference(lessons, name):
     unknown = []
     for where, text in _blocks(lesson):
         for nums, unit, shown in _figures(text):
-            unknown += [f"{where}: {n} {unit} in {shown!r}" for n in nums if not _in_reference(n, ref)]
+            unknown += [
+                f"{where}: {n} {unit} in {shown!r}" for n in nums if not _in_reference(n, ref)
+            ]
     assert not unknown, "figures not found in REFERENCE.md:\n" + "\n".join(unknown)
 
 
 def test_figure_pattern_reads_ranges_and_plus_minus():
     """The figure finder itself, on hand-made text (so the citation tests can fail)."""
-    text = "14.0 ± 4.1 mm at L2; 3.4–3.8 mm thick; 25.9° to 33.9°; 18.1 % of films; L3–L4; 0–10 scale"
+    text = (
+        "14.0 ± 4.1 mm at L2; 3.4–3.8 mm thick; 25.9° to 33.9°; 18.1 % of films; L3–L4; 0–10 scale"
+    )
     got = [(nums, unit) for nums, unit, _ in _figures(text)]
     assert got == [
         (["14.0", "4.1"], "mm"),
@@ -317,3 +321,61 @@ def test_figure_pattern_reads_ranges_and_plus_minus():
     assert _citations("(Smith 2001)", refs) == ([], ["Smith 2001"])
     assert _citations("the sac (CSF)", refs) == ([], [])
     assert _in_reference("3.4", [3.38]) and not _in_reference("3.4", [3.46, 12.0])
+
+
+# --- what the 3D view shows ---------------------------------------------------------------
+
+
+#: Named views that look at a cut face: a sagittal clip removes the patient's left half (+x),
+#: so its face is seen from the left; an axial clip removes the upper half, seen from above.
+FACING = {
+    "sagittal": {"left", "oblique_left_30", "oblique_left_45"},
+    "axial": {"cranial", "oblique_left_30", "oblique_left_45", "posterior"},
+}
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_cut_faces_the_camera(lessons, catalog, name):
+    """A step that cuts the anatomy looks at the cut, not at the untouched outside."""
+    lesson = lessons[name]
+    runner = LessonRunner(lesson, catalog=catalog)
+    for i, step in enumerate(lesson.steps):
+        scene = runner.scene_at(i)
+        clip, cam = scene["clip"], scene["camera"]
+        if clip is None or cam.view is None or clip.kind not in FACING:
+            continue
+        default = {"sagittal": (1.0, 0.0, 0.0), "axial": (0.0, 0.0, 1.0)}[clip.kind]
+        assert tuple(clip.normal) == default, f"{step.id}: custom normal, extend this test"
+        assert cam.view in FACING[clip.kind], f"{step.id}: {clip.kind} cut seen from {cam.view}"
+
+
+def _fixed_needles(lessons, catalog):
+    out = []
+    for name in IDS:
+        lesson = lessons[name]
+        runner = LessonRunner(lesson, catalog=catalog)
+        for i, step in enumerate(lesson.steps):
+            scene = runner.scene_at(i)
+            if scene["needle_mode"] == "fixed":
+                out.append((f"{lesson.id}/{step.id}", scene["variant"], scene["needle"]))
+    return out
+
+
+def test_fixed_needles_pass_the_l3_l4_window_without_bone(lessons, catalog):
+    """Every needle a lesson draws is a correct example: through the L3–L4 window, no bone, no
+    nerve, its tip in the epidural fat or the CSF (checked by the needle analysis)."""
+    from iddsanatomy.anatomy import load_anatomy
+    from iddsanatomy.needle.analysis import analyse
+
+    needles = _fixed_needles(lessons, catalog)
+    assert len(needles) >= 4
+    anatomy = load_anatomy(coarse=False)
+    for where, variant, pose in needles:
+        assert variant is None or variant.name == "average adult", where
+        a = analyse(anatomy, pose)
+        assert not a.blocked and a.bone_contact is None, f"{where}: needle touches bone"
+        assert not a.neural_contacts, f"{where}: needle touches a nerve"
+        assert a.interlaminar == "L3-L4", f"{where}: passes {a.interlaminar}"
+        assert a.tip_tissue in ("csf", "fat") and a.tip_structure != "subcutaneous_fat", (
+            f"{where}: tip in {a.tip_structure}"
+        )
