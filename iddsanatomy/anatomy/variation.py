@@ -474,10 +474,34 @@ class VariantBuilder:
 
         return self._cached(("habitus", self._neural_key(v), self._pose_key(v), v.bmi), run)
 
+    @staticmethod
+    def _structural_key(v) -> tuple:
+        return (
+            v.laminectomy_levels,
+            v.fusion_levels,
+            v.skin_lesion_levels,
+            v.rib12,
+            v.transitional,
+        )
+
     def build(self, v) -> Anatomy:
         """The anatomy of variant ``v`` (a new :class:`Anatomy`; the base is never changed)."""
-        out = self.habitus(v)
-        out = Anatomy(
+        from iddsanatomy.anatomy.surgery import apply_structural
+
+        def run():
+            dressed = self.habitus(v)
+            if self._structural_key(v) == ((), (), (), "normal", "none"):
+                return dressed
+            return apply_structural(dressed, v)
+
+        key = (
+            "structural",
+            self._neural_key(v),
+            self._pose_key(v),
+            v.bmi,
+            self._structural_key(v),
+        )
+        out = self._cached(key, run)
+        return Anatomy(
             dict(out.structures), dict(out.landmarks_lps), out.lps_from_level, v, dict(out.info)
         )
-        return out
