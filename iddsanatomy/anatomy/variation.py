@@ -22,6 +22,7 @@ Meshes are never modified in place: every stage makes new ``trimesh.Trimesh`` ob
 from __future__ import annotations
 
 import itertools
+import weakref
 from dataclasses import replace
 
 import numpy as np
@@ -505,3 +506,36 @@ class VariantBuilder:
         return Anatomy(
             dict(out.structures), dict(out.landmarks_lps), out.lps_from_level, v, dict(out.info)
         )
+
+
+_BUILDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def builder_for(base: Anatomy) -> VariantBuilder:
+    """The (cached) :class:`VariantBuilder` of a default anatomy."""
+    b = _BUILDERS.get(base)
+    if b is None:
+        b = _BUILDERS[base] = VariantBuilder(base)
+    return b
+
+
+def apply_variant(base: Anatomy, variant) -> Anatomy:
+    """The anatomy of ``variant`` (a PatientVariant, a preset name, or a dict of fields).
+
+    ``base`` is the default anatomy and is never changed. Invalid variants raise
+    :class:`~iddsanatomy.errors.ValidationError` naming the field and the allowed values.
+    """
+    from iddsanatomy.anatomy.variant import PatientVariant, make_variant, preset
+
+    if isinstance(variant, str):
+        variant = preset(variant)
+    elif isinstance(variant, dict):
+        variant = make_variant(**variant)
+    elif not isinstance(variant, PatientVariant):
+        from iddsanatomy.errors import ValidationError
+
+        raise ValidationError(
+            f"a patient variant must be a PatientVariant, a preset name or a dict of fields, "
+            f"not {type(variant).__name__}"
+        )
+    return builder_for(base).build(variant)
