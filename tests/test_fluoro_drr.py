@@ -256,3 +256,28 @@ def test_closed_surface_check_allows_pinches_and_refuses_holes_and_flips():
     flipped = a.copy()
     flipped.faces[0] = flipped.faces[0][::-1]
     assert not drr.is_closed_surface(flipped)
+
+
+def test_culling_skips_only_what_lies_outside_the_field():
+    pose = CArmPose(pixels=128, detector_mm=150.0)  # about 93 mm across at the isocentre
+    inside = drr.Layer("in", *_parts(_sphere([0.0, 0.0, 0.0], 20.0, 3)), 0.02)
+    edge = drr.Layer("edge", *_parts(_sphere([45.0, 0.0, 0.0], 10.0, 3)), 0.02)  # half in
+    outside = drr.Layer("out", *_parts(_sphere([0.0, 0.0, 300.0], 20.0, 3)), 0.02)
+    both = drr.line_integral(None, pose, layers=[inside, outside, edge])
+    r = drr.renderer()
+    scene = drr._Scene(r.ctx, r.prog, [inside, outside, edge])
+    try:
+        with r.lock:
+            uncull = r._draw(pose, [_Unculled(scene)])
+    finally:
+        scene.release()
+    np.testing.assert_array_equal(both, uncull)
+    assert both[64, 0] > 0.1  # the half-inside sphere (patient left: image left) is drawn
+
+
+class _Unculled:
+    def __init__(self, scene):
+        self.scene = scene
+
+    def draw(self, pose):
+        self.scene.draw(None)

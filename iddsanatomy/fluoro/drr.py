@@ -98,9 +98,9 @@ class Layer:
 
 #: Geometric tolerance (mm) to which meshes are simplified for the DRR, per level of detail.
 #: "full" (images above 320²) is about a fifth of a 512² pixel at the isocentre (0.37 mm);
-#: "live" (256² and below) is a third of a 256² pixel: triangle count, not pixels, bounds the
-#: speed of the software rasteriser.
-DETAIL_TOLERANCE_MM = {"full": 0.08, "live": 0.25}
+#: "live" (256² and below) is about half a 256² pixel (0.73 mm). Triangle count, not pixels,
+#: bounds the speed of the software rasteriser.
+DETAIL_TOLERANCE_MM = {"full": 0.08, "live": 0.4}
 #: Soft tissues are smooth and differ from water by a few per cent: simplified to at least this.
 SOFT_TOLERANCE_MM = 0.5
 _SHARP_TISSUES = ("bone", "metal")
@@ -345,13 +345,22 @@ class _Scene:
         self.buffers = []
         if not layers:
             return
-        verts, idx, off = [], [], 0
+        verts, idx, off, first = [], [], 0, 0
+        # per layer: first index, index count, bounding-box corners (for frustum culling)
+        self.ranges: list[tuple[int, int, np.ndarray]] = []
         for layer in layers:
             v = np.asarray(layer.vertices, dtype=np.float32)
             f = np.asarray(layer.faces, dtype=np.int64)
             verts.append(np.c_[v, np.full(len(v), layer.dmu, dtype=np.float32)])
             idx.append((f + off).astype(np.uint32))
             off += len(v)
+            lo, hi = v.min(axis=0), v.max(axis=0)
+            corners = np.array(
+                [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])],
+                dtype=float,
+            )
+            self.ranges.append((first, 3 * len(f), corners))
+            first += 3 * len(f)
         vdata = np.ascontiguousarray(np.vstack(verts), dtype=np.float32)
         idata = np.ascontiguousarray(np.vstack(idx), dtype=np.uint32)
         self.n_triangles = len(idata)
@@ -360,9 +369,34 @@ class _Scene:
         self.buffers = [vbo, ibo]
         self.vao = ctx.vertex_array(prog, [(vbo, "3f 1f", "in_pos", "in_mu")], ibo)
 
-    def draw(self):
-        if self.vao is not None:
+    def draw(self, pose: CArmPose | None = None):
+        """Draw every layer whose bounding box can reach a pixel centre of ``pose``.
+
+        A closed surface wholly outside the field adds nothing to any ray, so it is skipped:
+        the software rasteriser's cost is mostly per triangle.
+        """
+        if self.vao is None:
+            return
+        if pose is None:
             self.vao.render()
+            return
+        n = pose.pixels
+        runs: list[list[int]] = []
+        for first, count, corners in self.ranges:
+            px = pose.project(corners)
+            if np.isfinite(px).all() and (
+                (px[:, 0] < -0.5).all()
+                or (px[:, 0] > n - 0.5).all()
+                or (px[:, 1] < -0.5).all()
+                or (px[:, 1] > n - 0.5).all()
+            ):
+                continue
+            if runs and runs[-1][0] + runs[-1][1] == first:
+                runs[-1][1] += count
+            else:
+                runs.append([first, count])
+        for first, count in runs:
+            self.vao.render(vertices=count, first=first)
 
     def release(self):
         if self.vao is not None:
@@ -462,7 +496,7 @@ class DrrRenderer:
         self.prog["tref"].value = float(pose.source_to_centre_mm)
         self.prog["front_sign"].value = self.front_sign
         for s in scenes:
-            s.draw()
+            s.draw(pose)
         raw = fbo.read(components=1, dtype="f4")
         img = np.frombuffer(raw, dtype=np.float32).reshape(n, n)
         return img[::-1].copy()
