@@ -333,13 +333,10 @@ SAC_ANCHOR = "L4.middle"
 
 
 def canal_curve(anatomy: Anatomy):
-    """The midline canal curve (bottom to top) through the sac end and the canal centres."""
-    from iddsanatomy.anatomy.softtissue import SpineCurve
+    """The midline canal curve of ``anatomy`` (the one the measurement module reads levels on)."""
+    from iddsanatomy.anatomy.softtissue import canal_curve as curve_from_landmarks
 
-    lm = anatomy.landmarks_lps
-    knots = [lm["dural_sac.end"], lm["S1.s1_canal_centre"]]
-    knots += [lm[f"{lv}.canal_centre"] for lv in ("L5", "L4", "L3", "L2", "L1", "T12")]
-    return SpineCurve(np.asarray(knots))
+    return curve_from_landmarks(anatomy.landmarks_lps)
 
 
 def _remap_along(structure: Structure, curve, s_from, s_to) -> Structure:
@@ -416,6 +413,19 @@ class VariantBuilder:
         self._rigs: dict = {}
         self._stage_cache: dict = {}
 
+    @property
+    def base_lordosis_deg(self) -> float:
+        """The default anatomy's L1–S1 lordosis as the measurement module reads it from the
+        meshes, so that a requested lordosis is what the same measurement will find."""
+        if "lordosis" not in self._rigs:
+            from iddsanatomy.anatomy import measure
+
+            try:
+                self._rigs["lordosis"] = float(measure.lordosis_deg(self.base))
+            except (KeyError, ValueError):  # an anatomy without endplates: trust its variant
+                self._rigs["lordosis"] = self.base_variant.effective_lordosis_deg
+        return self._rigs["lordosis"]
+
     # -- stage keys: the fields each stage reads
     @staticmethod
     def _pose_key(v) -> tuple:
@@ -452,7 +462,7 @@ class VariantBuilder:
 
         def run():
             start = self.neural(v)
-            d_total = v.effective_lordosis_deg - self.base_variant.effective_lordosis_deg
+            d_total = v.effective_lordosis_deg - self.base_lordosis_deg
             delta = {seg: share * d_total for seg, share in SEGMENT_LORDOSIS_SHARE.items()}
             frames = self.base.lps_from_level
             surface = pose_transforms(frames, delta)

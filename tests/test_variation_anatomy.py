@@ -1,0 +1,159 @@
+"""Patient variants measured on the varied meshes (issue 7, "Done when").
+
+Every figure is measured on the meshes with the anatomy measurement module (or a direct ray cast
+here) and compared with the request or the published regression, never with the parameters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from iddsanatomy.anatomy import measure
+from iddsanatomy.anatomy.variant import (
+    make_variant,
+    position_units,
+    preset,
+    preset_names,
+    skin_to_epidural_mm,
+)
+from iddsanatomy.anatomy.variation import apply_variant
+from iddsanatomy.errors import ValidationError
+
+
+@pytest.mark.parametrize("lordosis", [15.0, 35.0, 60.0])
+def test_requested_lordosis_is_measured_within_one_degree(default_anatomy, lordosis):
+    varied = apply_variant(default_anatomy, make_variant(lordosis_deg=lordosis))
+    assert measure.lordosis_deg(varied) == pytest.approx(lordosis, abs=1.0)
+
+
+def test_flexed_posture_opens_the_interlaminar_windows(default_anatomy):
+    flexed = apply_variant(default_anatomy, preset("flexed lateral decubitus"))
+    for upper, lower in (("L3", "L4"), ("L4", "L5")):
+        before = measure.interlaminar_window(default_anatomy, upper, lower)["interlaminar_height"]
+        after = measure.interlaminar_window(flexed, upper, lower)["interlaminar_height"]
+        # REFERENCE §5 [D]: flexion opens the window by about r·θ (tens of percent)
+        assert after > before * 1.1, (upper, lower, before, after)
+
+
+@pytest.mark.parametrize("bmi", [20.0, 30.0, 40.0])
+def test_skin_to_epidural_depth_follows_ravi_2011(default_anatomy, bmi):
+    varied = apply_variant(default_anatomy, make_variant(bmi=bmi))
+    expected = skin_to_epidural_mm(bmi)  # 17.7966 + 0.9777 × BMI (REFERENCE §11b)
+    for upper, lower in (("L2", "L3"), ("L3", "L4"), ("L4", "L5"), ("L5", "S1")):
+        depth = measure.midline_depths(varied, upper, lower)["skin_to_epidural"]
+        assert depth == pytest.approx(expected, abs=3.0), (upper, lower, depth, expected)
+
+
+def test_bmi_changes_only_the_subcutaneous_layers(default_anatomy):
+    varied = apply_variant(default_anatomy, make_variant(bmi=45))
+    for upper, lower in (("L3", "L4"), ("L4", "L5")):
+        a = measure.midline_depths(default_anatomy, upper, lower)
+        b = measure.midline_depths(varied, upper, lower)
+        # the ligaments and the epidural space do not thicken with BMI (Bahk 1998, §11b)
+        assert b["lf_thickness"] == pytest.approx(a["lf_thickness"], abs=0.2)
+        assert b["epidural_depth"] == pytest.approx(a["epidural_depth"], abs=0.2)
+
+
+def _pedicle_axial_rotation_deg(anat, level):
+    left = anat[f"{level}.pedicle.left"].mesh.vertices.mean(0)
+    right = anat[f"{level}.pedicle.right"].mesh.vertices.mean(0)
+    v = left - right
+    return float(np.degrees(np.arcsin(v[1] / np.linalg.norm(v))))
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_apical_rotation_is_measured_within_one_degree(default_anatomy, side):
+    v = make_variant(
+        scoliosis_cobb_deg=40, scoliosis_apex="L2", scoliosis_side=side, apical_rotation_deg=20
+    )
+    varied = apply_variant(default_anatomy, v)
+    base = _pedicle_axial_rotation_deg(default_anatomy, "L2")
+    rot = _pedicle_axial_rotation_deg(varied, "L2") - base
+    assert abs(rot) == pytest.approx(20.0, abs=1.0)
+    # the body turns to the convexity: the spinous process moves to the concave side
+    sp_x = varied["L2.spinous_process"].mesh.vertices.mean(0)[0]
+    body_x = varied["L2.body"].mesh.vertices.mean(0)[0]
+    concave_is_left = side == "right"  # patient's left is +x
+    assert (sp_x > body_x) == concave_is_left
+
+
+@pytest.mark.parametrize("level", ["T12.lower", "L1-L2", "L2.upper", "L2.middle", "L3.upper"])
+def test_conus_tip_at_the_requested_level(default_anatomy, level):
+    varied = apply_variant(default_anatomy, make_variant(conus_level=level))
+    assert np.floor(measure.conus_tip_units(varied)) == position_units(level)
+
+
+@pytest.mark.parametrize("level", ["L5-S1", "S1.middle", "S2.lower", "S3.upper"])
+def test_dural_sac_ends_at_the_requested_level(default_anatomy, level):
+    varied = apply_variant(default_anatomy, make_variant(dural_sac_end=level))
+    assert np.floor(measure.sac_end_units(varied)) == position_units(level)
+
+
+def _bone_hits_on_midline(anat, seg):
+    upper, lower = seg.split("-")
+    c = anat.landmarks_lps[f"{seg}.interlaminar_centre"]
+    post = measure.interspace_frame(anat, upper, lower)[:3, 1]
+    origin, direction = c + 150.0 * post, -post
+    t_dura = measure.first_hit(anat["dura"].mesh, origin, direction)
+    bones = [s for s in anat.structures.values() if s.ok and s.tissue == "bone" and not s.parent]
+    return [s.id for s in bones if any(t < t_dura for t in measure.hits(s.mesh, origin, direction))]
+
+
+def test_laminectomy_level_has_no_bone_on_the_midline_path(default_anatomy):
+    varied = apply_variant(default_anatomy, preset("prior L4-L5 laminectomy"))
+    assert "ligamentum_flavum.L4-L5" not in varied.structures
+    assert "scar.L4-L5" in varied.structures
+    assert "L4.spinous_process" not in varied.structures
+    assert _bone_hits_on_midline(varied, "L4-L5") == []
+    # a caudally angled path from above the level still finds no L4 lamina or spinous process
+    c = varied.landmarks_lps["L4-L5.interlaminar_centre"]
+    origin = c + np.array([0.0, 90.0, 40.0])
+    d = (c - origin) / np.linalg.norm(c - origin)
+    assert len(measure.hits(varied["L4"].mesh, origin, d)) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_keeps_meshes_closed_and_the_cord_in_the_dura(default_anatomy, name):
+    varied = apply_variant(default_anatomy, preset(name))
+    for s in varied.structures.values():
+        if s.ok and s.closed and s.parent is None:
+            assert s.mesh.is_watertight, (name, s.id)
+    dura = varied["dura"].mesh
+    for sid in ("spinal_cord", "conus"):
+        inside = dura.contains(varied[sid].mesh.vertices[::7])
+        assert inside.mean() > 0.99, (name, sid, inside.mean())
+
+
+def test_presets_change_what_they_say(default_anatomy):
+    short = apply_variant(default_anatomy, preset("short 12th rib"))
+    length = np.ptp(short["rib12.left"].mesh.vertices, axis=0).max()
+    assert length < 50.0  # < 5 cm (REFERENCE §12)
+    absent = apply_variant(default_anatomy, preset("absent 12th rib"))
+    assert "rib12.left" not in absent and "rib12.right" not in absent
+    fused = apply_variant(default_anatomy, preset("L4-L5 fusion"))
+    assert {"hardware.L4.screw.left", "hardware.L5.screw.right", "hardware.L4-L5.rod.left"} <= set(
+        fused.structures
+    )
+    lesion = apply_variant(default_anatomy, preset("infected skin at L3-L4"))
+    assert lesion["skin_lesion.L3-L4"].tissue == "skin"
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({"bmi": 5}, "bmi = 5"),
+        ({"conus_level": "L5.upper"}, "conus_level"),
+        ({"laminectomy_levels": ("L7-L8",)}, "laminectomy_levels"),
+    ],
+)
+def test_invalid_variants_leave_the_anatomy_as_it_was(default_anatomy, fields, needle):
+    before = {k: s.mesh.vertices.copy() for k, s in default_anatomy.structures.items() if s.ok}
+    with pytest.raises(ValidationError, match=needle):
+        apply_variant(default_anatomy, fields)
+    with pytest.raises(ValidationError, match="unknown patient preset"):
+        apply_variant(default_anatomy, "very obese")
+    for k, s in default_anatomy.structures.items():
+        if s.ok:
+            assert np.array_equal(s.mesh.vertices, before[k])
