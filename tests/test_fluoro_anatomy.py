@@ -69,33 +69,55 @@ def test_l3_spinous_tip_lands_where_the_projection_matrix_says(default_anatomy):
         assert 0 <= found[0] < pose.pixels and 0 <= found[1] < pose.pixels
 
 
-def test_true_ap_spinous_process_midway_between_the_pedicles(default_anatomy):
-    a = default_anatomy
-    pose = preset("ap", a, level="L3", pixels=512)
-    sigma = drr.line_integral(None, pose, layers=_bone_only(a, ["L3"]))
+def spinous_offset_on_image(anatomy, level="L3"):
+    """Measure, on a true-AP DRR of ``level`` alone, how far (detector mm, + towards the image
+    right) the spinous process lies from midway between the pedicle eyes.
+
+    Returns (measured_mm, predicted_mm, eyes): ``predicted_mm`` is the same offset from the
+    projected landmarks; ``eyes`` the two ring centres (pixels).
+    """
+    pose = preset("ap", anatomy, level=level, pixels=512)
+    sigma = drr.line_integral(None, pose, layers=_bone_only(anatomy, [level]))
     mm = pose.pixel_mm  # detector mm per pixel
-    ped_l = pose.project(landmark(a, "L3", "pedicle_centre.left", "pedicle.left.centre"))
-    ped_r = pose.project(landmark(a, "L3", "pedicle_centre.right", "pedicle.right.centre"))
-    tip = pose.project(landmark(a, "L3", "spinous_tip", "spinous_process.tip"))
+    ped_l = pose.project(landmark(anatomy, level, "pedicle_centre.left", "pedicle.left.centre"))
+    ped_r = pose.project(landmark(anatomy, level, "pedicle_centre.right", "pedicle.right.centre"))
+    tip = pose.project(landmark(anatomy, level, "spinous_tip", "spinous_process.tip"))
 
     # pedicle eyes: centroid of the cortical ring (high-pass of the image) near each pedicle
-    hp = np.clip(sigma - _blur(sigma, 4.0 / mm), 0, None)
+    hp = sigma - _blur(sigma, 4.0 / mm)
     yy, xx = np.mgrid[: pose.pixels, : pose.pixels]
 
-    def ring_centre(guess, radius_mm=11.0, image=hp):
-        win = np.hypot(xx - guess[0], yy - guess[1]) < radius_mm / mm
-        w = np.clip(image, 0, None) * win
+    def centroid(guess, radius_mm, image):
+        w = np.clip(image, 0, None) * (np.hypot(xx - guess[0], yy - guess[1]) < radius_mm / mm)
         return np.array([(xx * w).sum(), (yy * w).sum()]) / w.sum()
 
-    left, right = ring_centre(ped_l), ring_centre(ped_r)
+    left, right = centroid(ped_l, 11.0, hp), centroid(ped_r, 11.0, hp)
     # the spinous process seen end-on (its teardrop): centroid of its shadow near the tip
-    sp = ring_centre(tip, radius_mm=7.0, image=sigma - np.median(sigma[sigma > 0]))
-    sp_col = sp[0]
-    midway = (left[0] + right[0]) / 2
-    assert abs(sp_col - midway) * mm <= 1.0
-    # and the eyes are where a physician looks for them: level with the upper body, apart
+    sp = centroid(tip, 7.0, sigma - np.median(sigma[sigma > 0]))
+    measured = (sp[0] - (left[0] + right[0]) / 2) * mm
+    predicted = (tip[0] - (ped_l[0] + ped_r[0]) / 2) * mm
+    return measured, predicted, (left, right, sp)
+
+
+def test_true_ap_spinous_process_midway_between_the_pedicles(default_anatomy):
+    measured, _, (left, right, sp) = spinous_offset_on_image(default_anatomy)
+    assert abs(measured) <= 1.0
+    mm = preset("ap", default_anatomy, level="L3", pixels=512).pixel_mm
+    # and the eyes are where a physician looks for them: level with each other, either side
     assert abs(left[1] - right[1]) * mm <= 1.0
-    assert left[0] < sp_col < right[0]  # patient's left on the image left
+    assert left[0] < sp[0] < right[0]  # patient's left on the image left
+
+
+def test_rotated_scoliotic_vertebra_moves_the_spinous_process_off_centre(default_anatomy):
+    from iddsanatomy.anatomy.variation import apply_variant
+
+    scoliosis = apply_variant(default_anatomy, "scoliosis with rotation")
+    for level in ("L2", "L3"):
+        measured, predicted, _ = spinous_offset_on_image(scoliosis, level)
+        # the rotation moves the spinous process towards the concavity by a few millimetres,
+        # and the image shows it where the rotated landmarks say it is
+        assert abs(predicted) > 3.0
+        assert measured == pytest.approx(predicted, abs=1.0)
 
 
 def _rib_ids(anatomy, number=12):
