@@ -158,16 +158,22 @@ def _matches(structure_id: str, patterns: Sequence[str], catalog=None) -> bool:
     return False
 
 
-def grade_identify(q: m.Identify, picked_id: str | None, catalog=None) -> Grade:
-    """Right when the picked id matches one of the accepted ids or patterns."""
+def grade_identify(
+    q: m.Identify, picked_id: str | None, catalog=None, names: dict[str, str] | None = None
+) -> Grade:
+    """Right when the picked id matches one of the accepted ids or patterns.
+
+    ``names`` (id → display name) only makes the feedback read better.
+    """
+    names = names or {}
     picked = picked_id or ""
     ok = bool(picked) and _matches(picked, q.answer, catalog)
-    expected = " or ".join(q.answer)
-    fb = (
-        f"**Right**: {picked}."
-        if ok
-        else (f"**Not quite**: you picked {picked or 'nothing'}; the answer is {expected}.")
-    )
+    expected = " or ".join(names.get(a, a) for a in q.answer)
+    shown = names.get(picked, picked)
+    if ok:
+        fb = f"**Right**: {shown}."
+    else:
+        fb = f"**Not quite**: you picked {shown or 'nothing'}; the answer is {expected}."
     return Grade(
         q.id,
         ok,
@@ -419,13 +425,13 @@ def grade_numeric(q: m.Numeric, value: float | str | None) -> Grade:
 
 def grade(question: Any, response: Any, **context: Any) -> Grade:
     """Grade any question. ``context``: ``target_px`` for find_on_fluoro, ``catalog`` for groups
-    in identify and place_needle."""
+    in identify and place_needle, ``names`` (id → display name) for readable feedback."""
     if isinstance(question, m.SingleChoice):
         return grade_single_choice(question, response)
     if isinstance(question, m.MultipleChoice):
         return grade_multiple_choice(question, response)
     if isinstance(question, m.Identify):
-        return grade_identify(question, response, context.get("catalog"))
+        return grade_identify(question, response, context.get("catalog"), context.get("names"))
     if isinstance(question, m.FindOnFluoro):
         if "target_px" not in context:
             raise ValidationError(f"{question.id}: grading a fluoroscopy click needs target_px")

@@ -75,6 +75,7 @@ class LessonPanel(QWidget):
     # --- layout -------------------------------------------------------------------------------
 
     def _build(self) -> None:
+        self.setMinimumWidth(320)
         v = QVBoxLayout(self)
         v.setContentsMargins(4, 4, 4, 4)
         self.pages = QStackedWidget()
@@ -128,16 +129,15 @@ class LessonPanel(QWidget):
         self.step_list.currentRowChanged.connect(self._on_step_row)
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(True)
-        body = QWidget()
-        bv = QVBoxLayout(body)
-        bv.setContentsMargins(0, 0, 0, 0)
-        bv.addWidget(self.text, 3)
         self.question = QuestionWidget(self.window)
         self.question.submitted.connect(self._on_answer)
-        bv.addWidget(self.question, 2)
         split.addWidget(self.step_list)
-        split.addWidget(body)
-        split.setSizes([120, 480])
+        split.addWidget(self.text)
+        split.addWidget(self.question)
+        split.setStretchFactor(1, 3)
+        split.setStretchFactor(2, 2)
+        split.setSizes([110, 380, 260])
+        self.split = split
         vv.addWidget(split, 1)
         nav = QHBoxLayout()
         self.back_button = QPushButton("◀ Back")

@@ -152,6 +152,7 @@ class QuestionWidget(QWidget):
         self.prompt = QLabel()
         self.prompt.setWordWrap(True)
         self.prompt.setTextFormat(Qt.RichText)
+        self.prompt.setAlignment(Qt.AlignTop | Qt.AlignLeft)
         self._layout.addWidget(self.prompt)
         self.body = QWidget()
         self._body_layout = QVBoxLayout(self.body)
@@ -162,9 +163,10 @@ class QuestionWidget(QWidget):
         self._layout.addWidget(self.submit_button)
         self.feedback = QTextBrowser()
         self.feedback.setOpenExternalLinks(True)
-        self.feedback.setMinimumHeight(80)
+        self.feedback.setMinimumHeight(120)
         self.feedback.hide()
-        self._layout.addWidget(self.feedback)
+        self._layout.addWidget(self.feedback, 1)
+        self._layout.addStretch(0)
         self._buttons: dict[str, QRadioButton | QCheckBox] = {}
         self._group: QButtonGroup | None = None
         self.level_box: QComboBox | None = None
@@ -304,6 +306,7 @@ class QuestionWidget(QWidget):
             from iddsanatomy.lessons.names import catalog_from_anatomy
 
             ctx["catalog"] = catalog_from_anatomy(anatomy)
+            ctx["names"] = {k: s.display_name for k, s in anatomy.structures.items()}
         return ctx
 
     def submit(self) -> None:
@@ -427,7 +430,8 @@ class QuizPanel(QWidget):
         av.addLayout(top)
         self.question = QuestionWidget(self.window)
         self.question.submitted.connect(self._on_submitted)
-        av.addWidget(self.question, 1)
+        av.addWidget(self.question)
+        av.addStretch(1)
         nav = QHBoxLayout()
         self.skip_button = QPushButton("Skip")
         self.skip_button.clicked.connect(self.skip)
