@@ -29,6 +29,10 @@ from iddsanatomy.needle.raycast import (
 LINE_LENGTH_MM = 200.0
 #: An entry point further than this from the skin surface is refused.
 SKIN_TOLERANCE_MM = 2.0
+#: Radius of the skin patch whose mean normal is "perpendicular to the skin" (mm).
+SKIN_NORMAL_RADIUS_MM = 15.0
+#: Gaps thinner than this between two modelled tissues are meshing seams, not spaces (mm).
+SEAM_MM = 0.5
 _TOUCH_MM = 1e-6
 
 #: Events, in the order a trainee meets them. Severity: "info", "warning" or "critical".
@@ -40,7 +44,15 @@ EVENT_KINDS = (
     "bone_contact",  # the needle met bone and stops
 )
 
-NEURAL_CRITICAL_PREFIXES = ("root.", "cauda_equina", "conus", "cord", "filum")
+#: Neural structures whose contact is critical (the filum terminale is fibrous: a warning).
+NEURAL_CRITICAL_PREFIXES = (
+    "nerve_root.",
+    "root.",
+    "cauda_equina",
+    "conus",
+    "spinal_cord",
+    "cord",
+)
 
 
 @dataclass(frozen=True)
@@ -278,6 +290,7 @@ class NeedleAnalyser:
         self._lines: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._entries_ok: set = set()
+        self._skin_faces = None
         self._proximity: dict[str, SurfaceProximity | None] = {}
         self.levels = LevelScale(anatomy)
 
@@ -325,19 +338,33 @@ class NeedleAnalyser:
             )
         return hit
 
-    def skin_normal_at(self, point_lps) -> np.ndarray:
-        """Outward unit normal of the skin face nearest ``point_lps``."""
-        prox = self.proximity("skin")
-        if prox is None:
-            raise GeometryError("the anatomy has no 'skin' structure")
-        p = np.asarray(point_lps, dtype=float)
-        _d, idx = prox.tree.query(p, k=prox.k)
-        cand = np.unique(prox.sample_face[np.atleast_1d(idx)])
-        from iddsanatomy.needle.raycast import _closest_on_triangles
+    def skin_normal_at(self, point_lps, radius_mm: float = SKIN_NORMAL_RADIUS_MM) -> np.ndarray:
+        """Outward unit normal of the skin around ``point_lps``.
 
-        best = cand[np.argmin(_closest_on_triangles(prox.triangles[cand], p))]
-        t = prox.triangles[best]
-        n = np.cross(t[1] - t[0], t[2] - t[0])
+        The area-weighted mean normal of the skin faces within ``radius_mm``: the plane a
+        clinician sights along (a needle-hub-sized patch), not one facet of the mesh.
+        """
+        if "skin" not in self._index:
+            raise GeometryError("the anatomy has no 'skin' structure")
+        if self._skin_faces is None:
+            from scipy.spatial import cKDTree
+
+            mesh = self.anatomy["skin"].mesh
+            self._skin_faces = (
+                cKDTree(mesh.triangles_center),
+                np.asarray(mesh.face_normals) * np.asarray(mesh.area_faces)[:, None],
+            )
+        tree, weighted = self._skin_faces
+        p = np.asarray(point_lps, dtype=float)
+        idx = tree.query_ball_point(p, radius_mm)
+        if not idx:
+            idx = [int(tree.query(p)[1])]
+        w = weighted[idx]
+        _d, nearest = tree.query(p)
+        ref = weighted[nearest]
+        # only the sheet the point is on (not the far side of a thin fold)
+        w = w[(w @ ref) > 0]
+        n = w.sum(axis=0)
         return n / np.linalg.norm(n)
 
     def check_entry(self, pose: NeedlePose, tolerance_mm: float = SKIN_TOLERANCE_MM) -> None:
@@ -418,6 +445,15 @@ class NeedleAnalyser:
             segs.pop(0)
         while segs and segs[-1][0] < 0:
             segs.pop()
+        # close meshing seams: a thin gap between two tissues is split between them
+        for n in range(1, len(segs) - 1):
+            b, a, e = segs[n]
+            if b < 0 and e - a < SEAM_MM:
+                mid = (a + e) / 2
+                segs[n - 1][2] = mid
+                segs[n + 1][1] = mid
+                segs[n][2] = segs[n][1] = mid
+        segs = [g for g in segs if g[2] - g[1] > 0.0]
         crossings: list[Crossing] = []
         for n, (b, a, e) in enumerate(segs):
             if b >= 0:
@@ -478,6 +514,12 @@ class NeedleAnalyser:
         d_dura, d_conus, d_bone = distances(
             [self.proximity("dura"), self.proximity("conus"), self.proximity("bone")], tip_lps
         )
+        # inside the structure itself the distance is zero, not the distance to its far wall
+        tip_id = tip_c.structure_id if tip_c else None
+        if tip_c is not None and tip_c.tissue == "dura":
+            d_dura = 0.0
+        if tip_id == "conus":
+            d_conus = 0.0
         return NeedleAnalysis(
             pose=pose,
             tip_depth_mm=tip,
@@ -714,13 +756,23 @@ def midline_pose(
     needle: str = DEFAULT_NEEDLE,
     reference: str = "skin",
 ) -> NeedlePose:
-    """A midline needle at ``interspace``: entry on the skin over the interspinous gap.
+    """A midline needle at ``interspace``.
 
-    The gap's height is the interspinous ligament's centroid (else halfway between the upper
-    spinous process's caudad edge and the lower one's cephalad edge); the direction is
-    perpendicular to the skin (``reference="skin"``) tilted ``cephalad_deg``.
+    ``reference="skin"`` (default): entry on the skin over the interspinous gap (the landmark
+    ``<interspace>.skin_midline`` when the anatomy has one, else over the interspinous ligament's
+    centroid), perpendicular to the skin (its mean normal over a 15 mm patch, kept in the
+    midsagittal plane). ``"posterior"``: the same entry, straight anterior. ``"spine"``: through
+    the middle of the interlaminar window, perpendicular to the spine (the line the anatomy's
+    own midline depths are measured along). ``cephalad_deg`` tilts from that direction.
     """
     upper, lower = _split_interspace(interspace)
+    an = analyser_for(anatomy)
+    if reference == "spine":
+        return _midline_through_window(anatomy, interspace, cephalad_deg, needle)
+    skin_mark = anatomy.landmarks_lps.get(f"{interspace}.skin_midline")
+    if skin_mark is not None:  # the anatomy's own midline entry over the interspinous gap
+        entry = an.skin_point_behind(skin_mark)
+        return _midline_at(anatomy, entry, cephalad_deg, needle, reference)
     isl = anatomy.structures.get(f"interspinous_ligament.{interspace}")
     if isl is not None and isl.ok:
         z = float(isl.mesh.centroid[2])
@@ -734,8 +786,63 @@ def midline_pose(
             b = v[np.argmax(v[:, 2])]
         z = float((a[2] + b[2]) / 2)
     x = (midline_x(anatomy, upper) + midline_x(anatomy, lower)) / 2
-    entry = analyser_for(anatomy).skin_point_behind([x, 0.0, z])
-    return pose_at_skin(anatomy, entry, cephalad_deg, 0.0, needle=needle, reference=reference)
+    entry = an.skin_point_behind([x, 0.0, z])
+    return _midline_at(anatomy, entry, cephalad_deg, needle, reference)
+
+
+def interspace_posterior_axis(anatomy: Anatomy, interspace: str) -> np.ndarray:
+    """Unit posterior axis perpendicular to the spine at ``interspace`` (LPS).
+
+    Perpendicular to the line joining the two canal centres, in the midsagittal plane: the
+    axis :func:`iddsanatomy.anatomy.measure.midline_depths` measures along.
+    """
+    upper, lower = _split_interspace(interspace)
+    cu = _landmark(anatomy, upper, "canal_centre")
+    cl = _landmark(anatomy, lower, "canal_centre")
+    if cu is None or cl is None:
+        raise GeometryError(f"the anatomy has no canal centres for {interspace}")
+    z = (cu - cl) / np.linalg.norm(cu - cl)
+    post = np.cross(z, [1.0, 0.0, 0.0])
+    return post / np.linalg.norm(post)
+
+
+def _midline_through_window(anatomy, interspace, cephalad_deg, needle) -> NeedlePose:
+    """Entry where the line through the window centre, perpendicular to the spine, meets the
+    skin; direction along that line (then tilted ``cephalad_deg``)."""
+    centre = anatomy.landmarks_lps.get(f"{interspace}.interlaminar_centre")
+    region = anatomy.structures.get(f"interlaminar.{interspace}")
+    if centre is None and region is not None and region.ok:
+        centre = region.mesh.centroid
+    if centre is None:
+        raise GeometryError(f"the anatomy has no interlaminar window {interspace} to aim through")
+    post = interspace_posterior_axis(anatomy, interspace)
+    an = analyser_for(anatomy)
+    centre = np.asarray(centre, dtype=float)
+    entry = an.first_hit("skin", centre + 250.0 * post, -post)
+    if entry is None:
+        raise GeometryError(f"no skin behind the {interspace} interlaminar window")
+    d = direction_from_angles(cephalad_deg, 0.0, None, -post)
+    pose = NeedlePose(tuple(entry), tuple(d), 0.0, needle, None)
+    an.check_entry(pose)
+    return pose
+
+
+def _midline_at(anatomy, entry, cephalad_deg, needle, reference) -> NeedlePose:
+    """A sagittal needle at ``entry``: the skin normal's left-right part is dropped (a midline
+    needle stays in the midsagittal plane; the mesh's facets are not symmetric)."""
+    if reference == "skin":
+        n = analyser_for(anatomy).skin_normal_at(entry)
+        axis = -np.array([0.0, n[1], n[2]])
+    elif reference == "posterior":
+        axis = np.array(ANTERIOR)
+    else:
+        raise ValidationError(
+            f"reference must be 'spine', 'posterior' or 'skin', got {reference!r}"
+        )
+    d = direction_from_angles(cephalad_deg, 0.0, None, axis)
+    pose = NeedlePose(tuple(entry), tuple(d), 0.0, needle, None)
+    analyser_for(anatomy).check_entry(pose)
+    return pose
 
 
 #: Miller's paramedian approach: 1 cm lateral, 1 cm caudad to the caudad edge of the superior

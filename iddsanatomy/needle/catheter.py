@@ -1,9 +1,10 @@
 """Threading a catheter through the needle into the epidural or intrathecal space.
 
-The catheter leaves the needle tip and follows the space it is in: the centreline of the dural
-sac when intrathecal, a line just behind the dura's posterior surface when epidural (the
-posterior epidural space the Tuohy opens onto). The sac is measured by slicing the dura (or CSF)
-mesh with axial planes, once per anatomy.
+The catheter leaves the needle tip and follows the space it is in: the dorsal subarachnoid
+space (between the back of the sac and the cord or cauda equina) when intrathecal, a line just
+behind the dura's posterior surface when epidural (the posterior epidural space the Tuohy opens
+onto). The sac is measured by slicing the dura, CSF and neural meshes with axial planes, once per
+anatomy.
 """
 
 from __future__ import annotations
@@ -62,47 +63,92 @@ class Catheter:
         return float(np.linalg.norm(np.diff(self.polyline_lps, axis=0), axis=1).sum())
 
 
+def _sections(mesh, heights):
+    """For each height: the section's segments as (m, 2, 2) world x, y (or None if empty)."""
+    from trimesh.intersections import mesh_multiplane
+
+    lines, to_3d, _faces = mesh_multiplane(mesh, [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], heights)
+    out = []
+    for seg2d, tf in zip(lines, to_3d, strict=True):
+        if len(seg2d) < 3:
+            out.append(None)
+            continue
+        flat = np.asarray(seg2d, dtype=float).reshape(-1, 2)
+        xyz = np.column_stack([flat, np.zeros(len(flat)), np.ones(len(flat))]) @ tf.T
+        out.append(xyz[:, :2].reshape(-1, 2, 2))
+    return out
+
+
+def _back_at(seg, x: float) -> float | None:
+    """The most posterior y where the section's segments cross the vertical line at ``x``."""
+    if seg is None:
+        return None
+    x0, x1 = seg[:, 0, 0] - x, seg[:, 1, 0] - x
+    cross = (x0 * x1 <= 0) & (x0 != x1)
+    if not cross.any():
+        return None
+    u = x0[cross] / (x0[cross] - x1[cross])
+    return float((seg[cross, 0, 1] + u * (seg[cross, 1, 1] - seg[cross, 0, 1])).max())
+
+
 class SacPaths:
-    """The intrathecal (sac centre) and posterior epidural paths of one anatomy, bottom to top."""
+    """The intrathecal and posterior epidural paths of one anatomy, from caudal to cranial.
+
+    Slices the sac with axial planes every ``step_mm``. Intrathecal: midway between the back
+    wall of the CSF and the back of the cord, conus or cauda equina (the dorsal subarachnoid
+    space, where a catheter threaded from behind runs), or the sac's centre where no neural
+    structure lies. Epidural: just behind the dura's back wall in the midline.
+    """
 
     def __init__(self, anatomy: Anatomy, step_mm: float = SLICE_STEP_MM):
-        sac = None
-        for sid in ("dura", "csf", "dural_sac", "thecal_sac"):
-            s = anatomy.structures.get(sid)
-            if s is not None and s.ok:
-                sac = s.mesh
-                break
-        if sac is None:
-            raise GeometryError("the anatomy has no dura or CSF mesh for a catheter to follow")
-        from trimesh.intersections import mesh_multiplane
+        def mesh_of(*ids):
+            for sid in ids:
+                s = anatomy.structures.get(sid)
+                if s is not None and s.ok:
+                    return s.mesh
+            return None
 
-        lo, hi = sac.bounds[0, 2], sac.bounds[1, 2]
+        dura = mesh_of("dura", "dural_sac", "thecal_sac", "csf")
+        csf = mesh_of("csf", "dura", "dural_sac", "thecal_sac")
+        if dura is None:
+            raise GeometryError("the anatomy has no dura or CSF mesh for a catheter to follow")
+        import trimesh
+
+        neural = [
+            s.mesh
+            for s in anatomy.structures.values()
+            if s.ok
+            and s.tissue == "neural"
+            and s.parent is None
+            and not s.id.startswith(("nerve_root", "root."))
+        ]
+        neural_mesh = trimesh.util.concatenate(neural) if neural else None
+        lo, hi = dura.bounds[0, 2], dura.bounds[1, 2]
         heights = np.arange(lo + step_mm / 2, hi, step_mm)
-        lines, to_3d, _faces = mesh_multiplane(sac, [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], heights)
-        centre, post = [], []
-        for z, seg2d, tf in zip(heights, lines, to_3d, strict=True):
-            if len(seg2d) < 3:
+        s_dura = _sections(dura, heights)
+        s_csf = _sections(csf, heights)
+        s_neural = (
+            _sections(neural_mesh, heights) if neural_mesh is not None else [None] * len(heights)
+        )
+        it, ep = [], []
+        for z, sd, sc, sn in zip(heights, s_dura, s_csf, s_neural, strict=True):
+            if sd is None or sc is None:
                 continue
-            flat = np.asarray(seg2d, dtype=float).reshape(-1, 2)
-            xyz = np.column_stack([flat, np.zeros(len(flat)), np.ones(len(flat))]) @ tf.T
-            seg = xyz[:, :2].reshape(-1, 2, 2)  # (m, 2, 2): world x, y of each segment
-            mid = seg.mean(axis=1)
-            w = np.linalg.norm(seg[:, 1] - seg[:, 0], axis=1)
+            mid = sc.mean(axis=1)
+            w = np.linalg.norm(sc[:, 1] - sc[:, 0], axis=1)
             # perimeter-weighted centre: the area centre for the sac's near-elliptic sections
             c = (mid * w[:, None]).sum(axis=0) / w.sum()
-            # the back wall: where the section's segments cross the vertical line x = c_x
-            x0, x1 = seg[:, 0, 0] - c[0], seg[:, 1, 0] - c[0]
-            cross = (x0 * x1 <= 0) & (x0 != x1)
-            if not cross.any():
+            back_csf = _back_at(sc, c[0])
+            back_dura = _back_at(sd, c[0])
+            if back_csf is None or back_dura is None:
                 continue
-            u = x0[cross] / (x0[cross] - x1[cross])
-            y_hits = seg[cross, 0, 1] + u * (seg[cross, 1, 1] - seg[cross, 0, 1])
-            y_back = y_hits.max()
-            centre.append([c[0], c[1], z])
-            post.append([c[0], y_back + EPIDURAL_OFFSET_MM, z])
-        if len(centre) < 2:
+            back_neural = _back_at(sn, c[0])
+            floor = back_neural if back_neural is not None and back_neural < back_csf else c[1]
+            it.append([c[0], (back_csf + floor) / 2, z])
+            ep.append([c[0], back_dura + EPIDURAL_OFFSET_MM, z])
+        if len(it) < 2:
             raise GeometryError("could not slice the dural sac into a path (too few sections)")
-        self.paths = {"intrathecal": np.array(centre), "epidural": np.array(post)}
+        self.paths = {"intrathecal": np.array(it), "epidural": np.array(ep)}
 
     def path(self, space: str) -> np.ndarray:
         """(n, 3) float, mm: the path of ``space`` from caudal to cranial."""

@@ -8,7 +8,7 @@ A midline needle perpendicular to the skin at the L3–L4 interspace (entry (0, 
 
     skin 0–3, subcutaneous_fat 3–20, supraspinous_ligament 20–25,
     interspinous_ligament.L3-L4 25–45, ligamentum_flavum.L3-L4 45–50, epidural_fat 50–54,
-    dura 54–55, csf 55–72, cauda_equina 72–82, csf 82–84, dura 84–85, disc.L3-L4 95–125
+    dura 54–55, csf 55–66, cauda_equina 66–82, csf 82–84, dura 84–85, disc.L3-L4 95–125
 """
 
 from __future__ import annotations
@@ -147,8 +147,9 @@ def build_phantom(
 
     add("dura", "dura", trimesh.util.concatenate([outer, inv]), color=(0.7, 0.7, 0.9))
     add("csf", "csf", inner, color=(0.6, 0.85, 1.0))
+    # cord, conus and cauda all reach back to y = -66: the dorsal CSF is 11 mm deep everywhere
     add(
-        "cord",
+        "spinal_cord",
         "neural",
         _box([-4, -80, conus_tip_z + 20], [4, -66, SAC_Z[1] - 2]),
         color=(0.95, 0.95, 0.75),
@@ -156,13 +157,13 @@ def build_phantom(
     add(
         "conus",
         "neural",
-        _box([-3, -78, conus_tip_z], [3, -68, conus_tip_z + 20]),
+        _box([-3, -78, conus_tip_z], [3, -66, conus_tip_z + 20]),
         color=(0.95, 0.9, 0.6),
     )
     add(
         "cauda_equina",
         "neural",
-        _box([-6, -82, SAC_Z[0] + 2], [6, -72, conus_tip_z]),
+        _box([-6, -82, SAC_Z[0] + 2], [6, -66, conus_tip_z]),
         color=(0.95, 0.85, 0.55),
     )
     landmarks: dict[str, np.ndarray] = {}
