@@ -45,7 +45,8 @@ def window(
     enhance: float = 0.8,
     enhance_px: float | None = None,
     compress: float = 0.8,
-    gamma: float = 1.4,
+    compress_px: float | None = None,
+    gamma: float = 1.5,
     circle: bool = False,
 ) -> np.ndarray:
     """The monitor picture ((N, N) uint8) of a line-integral image Σ.
@@ -63,9 +64,11 @@ def window(
     enhance_px : float, optional
         Blur radius of the unsharp mask in pixels (default N / 128, at least 1.5).
     compress : float
-        Dynamic-range compression: this share of the very smooth part of Σ (blur radius N / 8:
-        body thickness, not bone) is removed, as fluoroscopy image processing does, so that a
-        lateral through 30 cm of trunk and an AP both fill the grey scale.
+        Dynamic-range compression: this share of the very smooth part of Σ (body thickness, not
+        bone; blur radius ``compress_px``) is removed, as fluoroscopy image processing does, so
+        that a lateral through 30 cm of trunk and an AP both fill the grey scale.
+    compress_px : float, optional
+        Blur radius of that smooth part in pixels (default N / 6).
     gamma : float
         Display gamma applied to the windowed value.
     circle : bool
@@ -73,7 +76,7 @@ def window(
     """
     s = np.asarray(sigma, dtype=np.float32)
     if compress > 0:
-        s = s - compress * _blur(s, s.shape[0] / 8)
+        s = s - compress * _blur(s, compress_px if compress_px is not None else s.shape[0] / 6)
     if enhance > 0:
         r = enhance_px if enhance_px is not None else max(1.5, s.shape[0] / 128)
         s = s + enhance * (s - _blur(s, r))
