@@ -123,3 +123,18 @@ def test_carm_geometry_cone_reaches_the_detector_corners():
     np.testing.assert_allclose(corner_dist, pose.detector_mm / 2 * np.sqrt(2))
     np.testing.assert_allclose((cone[1:] - pose.detector_centre_lps) @ d, 0, atol=1e-9)
     assert g["detector"].is_watertight and g["source"].is_watertight
+
+
+def test_drr_layers_are_prepared_once_and_redone_when_meshes_change():
+    import trimesh
+
+    from iddsanatomy.fluoro import drr
+
+    a = _tilted_box_anatomy(0.0)
+    first = drr.prepare(a, "live")
+    assert drr.prepare(a, "live") is first
+    names = [layer.name for layer in first]
+    assert names == ["body", "L5", "L5.cancellous"]
+    a["L5"].mesh = trimesh.creation.box(extents=(10.0, 10.0, 10.0))
+    again = drr.prepare(a, "live")
+    assert again is not first and np.ptp(again[1].vertices[:, 0]) == pytest.approx(10.0, abs=0.5)

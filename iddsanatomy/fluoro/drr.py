@@ -528,6 +528,32 @@ def renderer() -> DrrRenderer:
         return _RENDERER
 
 
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PREPARE_LOCK = threading.Lock()
+
+
+def prepare(anatomy: Anatomy, detail: str = "full", cortex_mm: float = att.CORTEX_MM) -> list:
+    """The DRR layers of ``anatomy`` at a level of detail, computed once and cached.
+
+    This is the slow, GL-free part of the first shot of a new anatomy (mesh simplification,
+    cortical offsets): a UI can call it in a worker thread so that the first shot is quick.
+    """
+    if detail not in DETAIL_TOLERANCE_MM:
+        raise IddsError(f"detail must be one of {sorted(DETAIL_TOLERANCE_MM)}, got {detail!r}")
+    ids = tuple((k, id(m)) for k, m in anatomy.closed_meshes().items())
+    key = (detail, cortex_mm, ids)
+    with _PREPARE_LOCK:
+        try:
+            per = _PREPARED.setdefault(anatomy, {})
+        except TypeError:  # not weak-referenceable
+            per = {}
+        if key not in per:
+            if any(k[2] != ids for k in per):  # the meshes changed: older layers are stale
+                per.clear()
+            per[key] = anatomy_layers(anatomy, cortex_mm, DETAIL_TOLERANCE_MM[detail])
+        return per[key]
+
+
 def _anatomy_key(anatomy: Anatomy, cortex_mm: float, detail: str):
     # Keyed on the object and on the identity of its meshes, so that a re-posed anatomy (new
     # mesh objects) is rebuilt; the weakref finaliser frees the GPU buffers when it goes.
@@ -589,8 +615,7 @@ def line_integral(
     if detail not in DETAIL_TOLERANCE_MM:
         raise IddsError(f"detail must be one of {sorted(DETAIL_TOLERANCE_MM)}, got {detail!r}")
     key = _anatomy_key(anatomy, cortex_mm, detail)
-    tol = DETAIL_TOLERANCE_MM[detail]
-    scene = r.scene(key, lambda: anatomy_layers(anatomy, cortex_mm, tol))
+    scene = r.scene(key, lambda: prepare(anatomy, detail, cortex_mm))
     return r.render(pose, scene, extra)
 
 

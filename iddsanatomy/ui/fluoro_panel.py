@@ -12,7 +12,7 @@ import logging
 import time
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -200,6 +200,7 @@ class FluoroPanel(QWidget):
             self._on_slider_changed()
         else:
             self._on_carm_changed(self.state.carm)
+        self._prepare_in_background()
 
     # --- the pose --------------------------------------------------------------------------
 
@@ -218,9 +219,15 @@ class FluoroPanel(QWidget):
             self.level.setCurrentText(keep)
         self.level.blockSignals(False)
 
+    def _prepare_in_background(self):
+        """Simplify the meshes for the DRR in a worker thread, so the first shot is quick."""
+        if self.anatomy is not None:
+            QThreadPool.globalInstance().start(_Prepare(self.anatomy))
+
     def _on_variant_changed(self, *_):
         # a new patient (window.anatomy was replaced first): same C-arm angles and level, the
         # level's new position; the image follows if one is shown
+        self._prepare_in_background()
         self._fill_levels()
         self.state.carm = self.pose_from_controls()
         if self.picture is not None and not self.live.isChecked():
@@ -375,6 +382,21 @@ class FluoroPanel(QWidget):
             pic = display.overlay(pic, labels, paths, scale=self.sigma.shape[0] / 512)
         self.picture = np.ascontiguousarray(pic)
         self.image.set_image(QPixmap.fromImage(_qimage(self.picture)))
+
+
+class _Prepare(QRunnable):
+    def __init__(self, anatomy):
+        super().__init__()
+        self.anatomy = anatomy
+
+    def run(self):
+        from iddsanatomy.fluoro import drr
+
+        try:
+            for detail in ("live", "full"):
+                drr.prepare(self.anatomy, detail)
+        except Exception:  # the shot itself will report the problem
+            log.exception("preparing the DRR scene failed")
 
 
 def level_labels(anatomy, pose: CArmPose) -> dict[str, tuple[float, float]]:
