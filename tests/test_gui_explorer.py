@@ -34,7 +34,7 @@ def open_window(qtbot, settings, **kw):
     qtbot.waitExposed(w)
     w.activateWindow()  # window shortcuts need the active window
     qtbot.waitActive(w)
-    qtbot.waitUntil(lambda: w.first_frame_seconds is not None, timeout=5000)
+    qtbot.waitUntil(lambda: w.startup_done, timeout=8000)  # first frame, then hosted panels
     return w
 
 
@@ -286,3 +286,22 @@ def test_close_releases_the_view_and_the_state(qtbot, settings):
     assert w.plotter._closed
     for signal in (state.events.visible, state.events.camera, state.events.selected):
         assert len(signal) == 0, signal  # nothing still listening to the state
+
+
+def test_set_anatomy_swaps_what_is_drawn(window, qtbot):
+    from PySide6.QtCore import Qt
+    from viewer_fixtures import make_anatomy as make
+
+    seen = []
+    window.anatomy_changed.connect(seen.append)
+    other = make()
+    del other.structures["disc.L3-L4"]
+    window.state.selected = "L4"
+    window.set_anatomy(other)
+    assert seen == [other] and window.renderer.anatomy is other
+    assert "disc.L3-L4" not in window.renderer.actors
+    assert window.renderer.actors["L4"].GetVisibility()
+    assert window.browser.item_for("disc.L3-L4") is None
+    assert "L4 vertebra" in window.info.text()
+    qtbot.mouseClick(window.plotter, Qt.LeftButton, pos=widget_pos(window, (0, 0, 200)))
+    assert window.plotter.screenshot().std() > 20

@@ -18,11 +18,16 @@ from iddsanatomy.render.sections import level_centre, parse_clip, section_plane
 BOUNDS = (-20.0, 20.0, -10.0, 10.0, -50.0, 50.0)
 
 
-def test_pose_fits_the_bounding_sphere():
+def test_pose_fits_the_box_on_screen():
     pose = views.pose_for_view("posterior", BOUNDS)
-    radius = math.sqrt(40**2 + 20**2 + 100**2) / 2
-    # hand answer: distance = r / sin(half the view angle)
-    assert pose.distance == pytest.approx(radius / math.sin(math.radians(15.0)))
+    # hand answer: seen from behind the box is 40 wide and 100 tall (x 1.08 margin); the
+    # height limits: 54 mm at tan(15°) from the near face, which is 10 mm before the centre
+    assert pose.distance == pytest.approx(54.0 / math.tan(math.radians(15.0)) + 10.0)
+    # a wide window does not change a height-limited view; a narrow one (0.2) is width-limited
+    wide = views.pose_for_view("posterior", BOUNDS, aspect=2.0)
+    assert wide.distance == pytest.approx(pose.distance)
+    narrow = views.pose_for_view("posterior", BOUNDS, aspect=0.2)
+    assert narrow.distance == pytest.approx(21.6 / (math.tan(math.radians(15.0)) * 0.2) + 10.0)
     assert pose.focal_point == pytest.approx((0.0, 0.0, 0.0))
     assert pose.direction == pytest.approx((0.0, 1.0, 0.0))
     assert views.pose_for_view("posterior", BOUNDS, zoom=2).distance == pytest.approx(
@@ -41,9 +46,9 @@ def test_interpolation_orbits_between_views():
     assert views.interpolate(a, b, 0.0) == a
     assert views.interpolate(a, b, 1.0) == b
     mid = views.interpolate(a, b, 0.5)
-    # halfway between posterior (+y) and left (+x) is the 45° oblique, at the same distance
+    # halfway between posterior (+y) and left (+x) is the 45° oblique
     assert mid.direction == pytest.approx(views.pose_for_view("oblique_left_45", BOUNDS).direction)
-    assert mid.distance == pytest.approx(a.distance)
+    assert mid.distance == pytest.approx(math.sqrt(a.distance * b.distance))  # geometric
     assert np.dot(mid.up, mid.direction) == pytest.approx(0.0, abs=1e-9)
 
 

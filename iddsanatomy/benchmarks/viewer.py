@@ -165,13 +165,11 @@ def measure_app(display: str, frames: int, picks: int) -> dict:
 def _offscreen_child(frames: int) -> None:
     import pyvista as pv
 
+    from iddsanatomy.anatomy import load_anatomy
     from iddsanatomy.render.scene_renderer import SceneRenderer, default_visible
     from iddsanatomy.scene import SceneState
-    from iddsanatomy.ui.main_window import load_default_anatomy
 
-    anatomy, error = load_default_anatomy()
-    if error:
-        raise RuntimeError(error)
+    anatomy = load_anatomy()
     state = SceneState(visible=default_visible(anatomy))
     p = pv.Plotter(off_screen=True, window_size=(1100, 800))
     sr = SceneRenderer(p, anatomy, state)

@@ -48,6 +48,7 @@ class Picker:
         self._picker.SetTolerance(0.0005)
         self._picker.PickFromListOn()
         self._locators: dict[str, vtkStaticCellLocator] = {}
+        self._generation = scene_renderer.generation
 
     def prepare(self, ids=None) -> None:
         """Build the cell locators now (e.g. on an idle timer after the first frame)."""
@@ -55,6 +56,9 @@ class Picker:
             self._locator(sid)
 
     def _locator(self, sid: str) -> vtkStaticCellLocator:
+        if self._generation != self.sr.generation:
+            self._locators.clear()
+            self._generation = self.sr.generation
         loc = self._locators.get(sid)
         if loc is None:
             loc = vtkStaticCellLocator()

@@ -98,27 +98,55 @@ def pose_for_view(
             f"unknown view {view!r}; expected one of {', '.join(NAMED_VIEWS)}"
             f"{suggest(view, NAMED_VIEWS)}"
         )
+    direction, up = VIEW_DIRECTIONS[view]
+    return frame_bounds(direction, up, bounds, zoom, view_angle_deg, aspect)
+
+
+def frame_bounds(
+    direction,
+    up,
+    bounds,
+    zoom: float = 1.0,
+    view_angle_deg: float = VIEW_ANGLE_DEG,
+    aspect: float = 1.0,
+    margin: float = 1.08,
+) -> CameraPose:
+    """Look along ``-direction`` with ``up`` at ``bounds`` so that its box just fills the view.
+
+    The eight corners are projected on the screen axes: a tall spine seen from behind fills
+    the window's height, not the diagonal of its bounding sphere. ``aspect`` is width/height.
+    """
     if zoom <= 0:
         raise ValidationError(f"camera zoom must be > 0, got {zoom}")
     b = np.asarray(bounds, dtype=float).reshape(3, 2)
     centre = b.mean(axis=1)
-    radius = max(float(np.linalg.norm(b[:, 1] - b[:, 0])) / 2.0, 1.0)
-    half = math.radians(view_angle_deg) / 2.0
-    # the horizontal field of view is narrower than the vertical when the window is tall
-    half_h = math.atan(math.tan(half) * min(aspect, 1.0))
-    distance = radius / math.sin(min(half, half_h)) / zoom
-    direction, up = VIEW_DIRECTIONS[view]
-    position = centre + distance * np.asarray(direction)
-    return CameraPose(tuple(position), tuple(centre), up)
+    d = np.asarray(direction, dtype=float)
+    d = d / np.linalg.norm(d)
+    u = np.asarray(up, dtype=float)
+    u = u - np.dot(u, d) * d
+    u = u / np.linalg.norm(u)
+    r = np.cross(u, d)  # screen right
+    corners = np.array([[x, y, z] for x in b[0] for y in b[1] for z in b[2]]) - centre
+    half_w = max(float(np.abs(corners @ r).max()), 1.0) * margin
+    half_h = max(float(np.abs(corners @ u).max()), 1.0) * margin
+    depth = float(np.abs(corners @ d).max())
+    tan_v = math.tan(math.radians(view_angle_deg) / 2.0)
+    distance = max(half_h / tan_v, half_w / (tan_v * max(aspect, 1e-3))) + depth
+    distance /= zoom
+    position = centre + distance * d
+    return CameraPose(tuple(float(v) for v in position), tuple(float(v) for v in centre), tuple(u))
 
 
-def refocus(pose: CameraPose, bounds, margin: float = 1.15) -> CameraPose:
-    """Keep the viewing direction of ``pose`` and frame ``bounds`` (focus on a selection)."""
+def refocus(pose: CameraPose, bounds, aspect: float = 1.0, margin: float = 1.6) -> CameraPose:
+    """Keep the viewing direction of ``pose`` and frame ``bounds`` (focus on a selection).
+
+    The margin leaves the neighbours in view: a trainee focusing on L4 still sees L3 and L5.
+    """
     b = np.asarray(bounds, dtype=float).reshape(3, 2)
+    half = np.maximum((b[:, 1] - b[:, 0]) / 2.0, 5.0)  # never closer than a 10 mm box
     centre = b.mean(axis=1)
-    radius = max(float(np.linalg.norm(b[:, 1] - b[:, 0])) / 2.0, 5.0) * margin
-    distance = radius / math.sin(math.radians(VIEW_ANGLE_DEG) / 2.0)
-    return CameraPose(tuple(centre + distance * pose.direction), tuple(centre), pose.up)
+    grown = np.stack([centre - half, centre + half], axis=1).ravel()
+    return frame_bounds(pose.direction, pose.up, grown, 1.0, VIEW_ANGLE_DEG, aspect, margin)
 
 
 def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_API", "pyside6")
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPoint, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -46,6 +46,7 @@ OPTIONAL_PANELS = (
     ("iddsanatomy.ui.fluoro_panel", "FluoroPanel", "Fluoroscopy", "right"),
     ("iddsanatomy.ui.lesson_panel", "LessonPanel", "Lessons", "right"),
     ("iddsanatomy.ui.quiz_panel", "QuizPanel", "Quiz", "right"),
+    ("iddsanatomy.ui.patient_panel", "PatientPanel", "Patient", "right"),
 )
 
 _AREAS = {
@@ -56,6 +57,7 @@ _AREAS = {
 }
 
 CAMERA_TRANSITION_MS = 250
+LAYOUT_VERSION = 1
 HOVER_INTERVAL_MS = 90
 CLICK_SLOP_PX = 4
 
@@ -201,6 +203,11 @@ class _ViewEvents(QObject):
 class MainWindow(QMainWindow):
     """The explorer window.
 
+    Signals
+    -------
+    anatomy_changed(object)
+        After :meth:`set_anatomy` swapped the anatomy shown.
+
     Parameters
     ----------
     anatomy : Anatomy, optional
@@ -213,6 +220,8 @@ class MainWindow(QMainWindow):
         Host the needle, fluoroscopy, lesson and quiz panels when their modules exist.
     """
 
+    anatomy_changed = Signal(object)
+
     def __init__(self, anatomy=None, state=None, settings=None, optional_panels=True, parent=None):
         super().__init__(parent)
         self.setWindowTitle(f"iddsanatomy {__version__} — IDDS trial needle anatomy")
@@ -221,6 +230,8 @@ class MainWindow(QMainWindow):
         if anatomy is None:
             anatomy, self.load_error = load_default_anatomy()
         self.anatomy = anatomy
+        #: the default patient's anatomy; ``anatomy`` is what is shown (it may be a variant)
+        self.base_anatomy = anatomy
         self.state = state if state is not None else SceneState(visible=default_visible(anatomy))
         self.settings = settings if settings is not None else QSettings()
         self.first_frame_callback = None
@@ -259,13 +270,13 @@ class MainWindow(QMainWindow):
         self.section_toolbar = SectionToolBar(self)
         self.addToolBar(Qt.TopToolBarArea, self.section_toolbar)
         self._build_menus()
-        if optional_panels:
-            self._add_optional_panels()
+        self._want_optional_panels = optional_panels
+        #: True once the first frame is up and the hosted panels and layout are in place
+        self.startup_done = False
 
         self.state.events.message.connect(self._on_message_changed)
         self.state.events.camera.connect(self._on_camera_changed)
-        self._restore_settings()
-        QTimer.singleShot(400, self._prepare_picking)
+        self._restore_geometry_and_view()
         self._announce_problems()
 
     # ------------------------------------------------------------------ hosting API
@@ -288,6 +299,19 @@ class MainWindow(QMainWindow):
         if hasattr(self, "_docks_menu"):
             self._docks_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def set_anatomy(self, anatomy) -> None:
+        """Show another anatomy (a patient variant): renderer, browser and info follow.
+
+        Emits :attr:`anatomy_changed` so hosted panels can follow too.
+        """
+        self.anatomy = anatomy
+        self.renderer.set_anatomy(anatomy)
+        self.browser.set_anatomy(anatomy)
+        self.info.anatomy = anatomy
+        self.info._on_selected_changed(self.state.selected)
+        self.section_toolbar.refresh_levels()
+        self.anatomy_changed.emit(anatomy)
 
     def show_error(self, title: str, text: str) -> None:
         """Tell the user something went wrong without stopping anything (non-blocking)."""
@@ -312,17 +336,35 @@ class MainWindow(QMainWindow):
             if actors and not any(a.GetVisibility() for a in actors):
                 return  # wait for the anatomy (an empty anatomy: the first frame counts)
             self.first_frame_seconds = time.perf_counter() - t0
-            if self.first_frame_callback is not None:
-                QTimer.singleShot(0, self.first_frame_callback)
+            QTimer.singleShot(0, self._after_first_frame)
 
         self._first_frame_tag = rw.AddObserver("EndEvent", on_end)
 
-    def _prepare_picking(self) -> None:
-        if not self._closed:
-            try:
-                self.picker.prepare()
-            except Exception as exc:
-                log.warning("could not prepare picking: %s", exc)
+    def _after_first_frame(self) -> None:
+        """The 3D view is up: now build what the first frame did not need.
+
+        The hosted panels (lessons, quiz, ... parse their content), the saved dock layout (it
+        names those panels), the coarse meshes for moving the camera and the pick locators.
+        """
+        if self._closed or self.startup_done:
+            return
+        if self.first_frame_callback is not None:
+            self.first_frame_callback()
+        if self._want_optional_panels:
+            self._add_optional_panels()
+        self._restore_layout()
+        self.startup_done = True
+        self._announce_problems()
+        QTimer.singleShot(0, self._prepare_interaction)
+
+    def _prepare_interaction(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.renderer.prepare_lod()
+            self.picker.prepare()
+        except Exception as exc:  # only speed is at stake
+            log.warning("could not prepare LOD or picking: %s", exc)
 
     def _announce_problems(self) -> None:
         msgs = []
@@ -522,24 +564,33 @@ class MainWindow(QMainWindow):
         return dlg
 
     # ------------------------------------------------------------------ settings
-    def _restore_settings(self) -> None:
-        self._default_layout = self.saveState()
+    def _dock_names(self) -> str:
+        return ",".join(sorted(d.objectName() for d in self.findChildren(QDockWidget)))
+
+    def _restore_geometry_and_view(self) -> None:
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        layout = self.settings.value("window/state")
-        if layout is not None:
-            self.restoreState(layout)
         last = self.settings.value("view/last")
         if isinstance(last, str) and last in views.VIEW_DIRECTIONS and last != "posterior":
             self.state.camera = Camera(view=last)  # not yet shown: jumps, no animation
 
+    def _restore_layout(self) -> None:
+        self._default_layout = self.saveState(LAYOUT_VERSION)
+        layout = self.settings.value("window/state")
+        # a layout saved with other panels would strand the new ones: use it only if it matches
+        if layout is not None and self.settings.value("window/docks") == self._dock_names():
+            self.restoreState(layout, LAYOUT_VERSION)
+
     def reset_layout(self) -> None:
-        self.restoreState(self._default_layout)
+        if hasattr(self, "_default_layout"):
+            self.restoreState(self._default_layout, LAYOUT_VERSION)
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        if self.startup_done:
+            self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+            self.settings.setValue("window/docks", self._dock_names())
         if self.state.camera.view:
             self.settings.setValue("view/last", self.state.camera.view)
         self.settings.sync()

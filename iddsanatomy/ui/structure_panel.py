@@ -239,6 +239,18 @@ class StructurePanel(QWidget):
         for key, item in regions.items():
             item.setExpanded(key in ("lumbar", "failed"))
 
+    def set_anatomy(self, anatomy) -> None:
+        """Rebuild the tree for another anatomy (a patient variant), keeping the filter."""
+        self.anatomy = anatomy
+        self._items.clear()
+        self._syncing = True
+        try:
+            self._build_tree()
+        finally:
+            self._syncing = False
+        self._on_visible_changed()
+        self._apply_filter()
+
     def item_for(self, sid: str) -> QTreeWidgetItem | None:
         return self._items.get(sid)
 

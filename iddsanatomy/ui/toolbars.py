@@ -146,6 +146,18 @@ class SectionToolBar(QToolBar):
         window.state.events.clip.connect(self._on_clip_changed)
         self._sync_enabled()
 
+    def refresh_levels(self) -> None:
+        """Re-list the levels (another anatomy), keeping the chosen one when it still exists."""
+        current = self.level.currentData()
+        self.level.blockSignals(True)
+        self.level.clear()
+        for lvl in self._levels():
+            self.level.addItem(lvl.replace("-", "–"), lvl)
+        idx = self.level.findData(current)
+        self.level.setCurrentIndex(max(idx, 0))
+        self.level.blockSignals(False)
+        self._apply()
+
     def _levels(self) -> list[str]:
         from iddsanatomy.anatomy.model import LEVELS
 
