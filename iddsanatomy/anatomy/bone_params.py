@@ -93,12 +93,13 @@ class VertebraParams:
     sap_joint_y: float = 19.0  # [shape] joint centre behind the posterior wall
     iap_joint_x: float = 14.0  # [shape] axis of this vertebra's IAP
     iap_joint_y: float = 20.0  # [shape]
-    iap_radius: float = 5.5  # [shape] IAP half thickness; the SAP wraps it
+    iap_radius: float = 5.5  # [shape] IAP half thickness (short semi-axis of its section)
+    sap_joint_radius: float = 5.5  # [shape] the upper vertebra's iap_radius, which the SAP wraps
     facet_gap: float = 1.5  # [shape] joint space (cartilage) between SAP and IAP
     sap_thickness: float = 5.0  # [shape]
     sap_top_z: float = 23.0  # [shape] cranial tip of the SAP
     sap_arc_deg: float = 70.0  # [shape] J-hook of the SAP around the IAP's front
-    sap_flat_length: float = 5.0  # [shape] straight posterior part of the SAP joint face
+    sap_post_gap_deg: float = 15.0  # [shape] where the SAP's joint face ends posteriorly
     iap_top_z: float = -2.0  # [shape]
     iap_bottom_z: float = -26.0  # [shape] caudal tip of the inferior articular process
     mammillary_radius: float = 2.5  # [shape] mammillary process on the SAP's posterior border
@@ -204,17 +205,18 @@ _TABLE: dict[str, dict] = {
 }
 
 
-#: Facet joint centres (mm): x from the midline and y behind the posterior body wall of the
-#: vertebrae's frames, the axis of the upper vertebra's inferior articular process. One table for
-#: both partners keeps the SAP of a level wrapped around the IAP of the level above. [shape]
-JOINTS: dict[str, tuple[float, float]] = {
-    "T11-T12": (9.5, 19.0),
-    "T12-L1": (10.0, 20.0),
-    "L1-L2": (10.5, 20.5),
-    "L2-L3": (11.0, 21.0),
-    "L3-L4": (11.5, 21.0),
-    "L4-L5": (13.5, 21.0),
-    "L5-S1": (17.0, 20.0),
+#: Facet joints (mm): centre x from the midline and y behind the posterior body wall of the
+#: vertebrae's frames (the axis of the upper vertebra's inferior articular process), and that
+#: IAP's half thickness. One table for both partners keeps the SAP of a level wrapped around the
+#: IAP of the level above at a constant joint gap. [shape]
+JOINTS: dict[str, tuple[float, float, float]] = {
+    "T11-T12": (9.5, 19.0, 5.0),
+    "T12-L1": (10.0, 20.0, 5.0),
+    "L1-L2": (10.5, 20.5, 5.5),
+    "L2-L3": (11.0, 21.0, 5.5),
+    "L3-L4": (11.5, 21.0, 5.5),
+    "L4-L5": (13.5, 21.0, 6.0),
+    "L5-S1": (17.0, 20.0, 6.0),
 }
 
 #: Facet angles to the sagittal plane per joint. REF §3d per-level defaults [TU] from the
@@ -274,8 +276,10 @@ def vertebra_params(level: str) -> VertebraParams:
     joints = dict(
         sap_joint_x=JOINTS[up][0],
         sap_joint_y=JOINTS[up][1],
+        sap_joint_radius=JOINTS[up][2],
         iap_joint_x=JOINTS[down][0],
         iap_joint_y=JOINTS[down][1],
+        iap_radius=JOINTS[down][2],
         sap_facet_deg=FACET_DEG[up],
         iap_facet_deg=FACET_DEG[down],
     )

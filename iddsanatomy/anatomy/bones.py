@@ -55,42 +55,67 @@ SACRUM_PARTS: tuple[str, ...] = (
 # Sacrum numbers (mm). REF §7: S1 endplate ≈45–50 wide × 33–35 deep [TU], nearly flat [R];
 # sacral height 98.0 (Oman Med J, female sacra [R]); interauricular distance 108.7 [R];
 # S1 dorsal foramen 23.5 mm from the midline, width 8.5 [R] (Korean J Pain 2023);
-# hiatus apex at S4 in 80 % [R]. Shape numbers marked [shape] are ours.
+# S1 pedicle/ala thickness 12–20 [S]; hiatus apex at S4 in 80 % [R]. [shape] numbers are ours.
 _S1_WIDTH = 47.0
 _S1_DEPTH = 34.0
-_S1_HEIGHT = 24.0  # [shape] S1 body height along the sacral axis
-_SACRAL_LENGTH = 98.0
+_SACRAL_LENGTH = 98.0  # along the pelvic surface, promontory to apex
 _ALA_HALF_SPAN = 54.0  # ≈ interauricular 108.7 / 2 [R]
-_FORAMEN_OFFSET = 23.5
-_FORAMEN_RADIUS = 4.25
-_SACRAL_BEND_DEG = 45.0  # [shape] total sacral kyphosis (anterior concavity) from S1 to the apex
-_SACRAL_START_DEG = 15.0  # [shape] the upper sacrum leans back from the S1 endplate normal
-_SEGMENT_PITCH = _SACRAL_LENGTH / 5.0  # S1..S5, equal segments [shape]
-_CANAL_S1_WIDTH = 30.0  # [shape] triangular sacral canal at S1
-_CANAL_S1_DEPTH = 14.0  # [shape]
+_FORAMEN_OFFSET = (23.5, 21.0, 18.0, 15.0)  # S1 [R]; lower ones converge [shape]
+_FORAMEN_RADIUS = (4.25, 3.8, 3.3, 2.8)  # S1 width 8.5 [R]; lower ones smaller [shape]
+_SACRAL_BEND_DEG = 45.0  # [shape] sacral kyphosis: the pelvic surface is concave
+_SACRAL_START_DEG = 27.0  # [shape] the pelvic surface of S1 leans back from the endplate normal,
+#                           so that the promontory-apex chord runs about along that normal
+_SEGMENT_PITCH = _SACRAL_LENGTH / 5.0  # S1..S5 [shape]
+_CANAL_S1 = (30.0, 14.0)  # [shape] width, depth of the sacral canal at S1
+_HIATUS_S = 3.4 * _SEGMENT_PITCH  # REF §7: apex of the hiatus at S4 [R]
+_COCCYX_LENGTH = 28.0  # [shape]
+# profiles along the pelvic surface (arc length s, mm) [shape]
+_S_KNOTS = np.array([0.0, 12.0, 35.0, 55.0, 75.0, 92.0, 98.0])
+_HALF_WIDTH = np.array([48.0, 54.0, 50.0, 34.0, 20.0, 12.0, 9.0])
+_THICKNESS = np.array([54.0, 52.0, 40.0, 28.0, 18.0, 12.0, 10.0])  # midline, pelvic to dorsal
+_BODY_T = np.array([34.0, 32.0, 24.0, 17.0, 11.0, 7.0, 6.0])  # anterior column (bodies)
+_RC = _SACRAL_LENGTH / np.radians(_SACRAL_BEND_DEG)  # radius of the pelvic-surface arc
+_PHI0 = np.radians(_SACRAL_START_DEG)
+_P0 = np.array([0.0, -_S1_DEPTH / 2, 0.0])  # promontory
+_TAN0 = np.array([0.0, np.sin(_PHI0), -np.cos(_PHI0)])
+_CENTRE = _P0 - _RC * np.array([0.0, np.cos(_PHI0), np.sin(_PHI0)])
 
 
-def _curve(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Anterior-column centre line of the sacrum at arc length ``s`` (mm) from S1 mid-body.
+def _bent(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bent coordinates of points: arc length ``s`` along the pelvic surface from the
+    promontory (caudal positive) and height ``n`` above it (dorsal positive), mm."""
+    qy = p[:, 1] - _CENTRE[1]
+    qz = p[:, 2] - _CENTRE[2]
+    r = np.hypot(qy, qz)
+    a0 = np.arctan2(np.sin(_PHI0), np.cos(_PHI0))
+    ang = np.arctan2(qz, qy)
+    # moving caudally the polar angle decreases from a0
+    s = _RC * (a0 - ang)
+    return s, r - _RC
 
-    Returns points (n, 3) and unit tangents (n, 3) pointing caudally. The line starts along -z
-    and bends posteriorly at a constant rate (sacral kyphosis).
-    """
+
+def _curve(s) -> tuple[np.ndarray, np.ndarray]:
+    """Points on the pelvic-surface midline at arc length ``s`` and the dorsal unit normals."""
     s = np.atleast_1d(np.asarray(s, float))
-    kappa = np.radians(_SACRAL_BEND_DEG) / _SACRAL_LENGTH
-    phi = kappa * s
-    # integrate (sin(phi) posterior, -cos(phi) down)
-    y = (1.0 - np.cos(phi)) / kappa
-    z = -np.sin(phi) / kappa
-    start = np.array([0.0, 0.0, -_S1_HEIGHT / 2.0])
-    pts = start + np.column_stack([np.zeros_like(s), y, z])
-    tan = np.column_stack([np.zeros_like(s), np.sin(phi), -np.cos(phi)])
-    return pts, tan
+    ang = _PHI0 - s / _RC
+    radial = np.column_stack([np.zeros_like(s), np.cos(ang), np.sin(ang)])
+    return _CENTRE + _RC * radial, radial
 
 
-def _sweep(knots: np.ndarray, half_w: np.ndarray, half_d: np.ndarray, k: float = 2.0):
-    """Field of a tube through ``knots`` ((m, 3)) with elliptic section (half-width along x,
-    half-depth in the sagittal plane), linearly varying between knots."""
+def _at(s, n, x=0.0) -> np.ndarray:
+    c, r = _curve(s)
+    return (c + r * np.asarray(n, float).reshape(-1, 1) + np.array([x, 0.0, 0.0]))[0]
+
+
+def _profile(s: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return np.interp(s, _S_KNOTS, values)
+
+
+def _sweep(knots: np.ndarray, half_w, half_d, k: float = 2.0, up=(0.0, 1.0, 0.0)):
+    """Field of a tube through ``knots`` ((m, 3) mm) with an elliptic section: ``half_w`` across
+    (horizontal) and ``half_d`` along ``up``, varying linearly between knots."""
+    half_w = np.broadcast_to(np.asarray(half_w, float), (len(knots),))
+    half_d = np.broadcast_to(np.asarray(half_d, float), (len(knots),))
 
     def f(p):
         out = None
@@ -101,7 +126,7 @@ def _sweep(knots: np.ndarray, half_w: np.ndarray, half_d: np.ndarray, k: float =
                 knots[i + 1],
                 (half_w[i], half_w[i + 1]),
                 (half_d[i], half_d[i + 1]),
-                up=(0.0, 1.0, 0.0),
+                up=up,
             )
             out = d if out is None else sdf.smin(out, d, k)
         return out
@@ -109,179 +134,172 @@ def _sweep(knots: np.ndarray, half_w: np.ndarray, half_d: np.ndarray, k: float =
     return f
 
 
-def _sacrum_model():
-    s_knots = np.linspace(0.0, _SACRAL_LENGTH - _S1_HEIGHT / 2, 7)
-    centre, tang = _curve(s_knots)
-    normal_post = np.column_stack(
-        [np.zeros(len(s_knots)), np.cos(np.arcsin(tang[:, 1])), tang[:, 1]]
-    )
-    frac = s_knots / s_knots[-1]
+def _sacrum_fields():
+    l5 = vertebra_params("L5")
+    jx, jy_rel, jr = l5.iap_joint_x, l5.iap_joint_y, l5.iap_radius
+    # L5 stands on S1 (posterior walls aligned): its IAP axis in the sacrum frame
+    joint = np.array([jx, _S1_DEPTH / 2 + jy_rel])
+    th = np.radians(l5.iap_facet_deg)
+    t0, t1 = np.sin(th), np.cos(th)
+    sap_t = 5.0  # [shape]
+    gap = l5.facet_gap
 
-    def s1_body(p):
-        x, y, z = p[:, 0], p[:, 1], p[:, 2]
-        d_xy = sdf.superellipse2(x, y, _S1_WIDTH / 2, _S1_DEPTH / 2, np.where(y > 0, 3.0, 2.2))
-        dz = np.maximum(z, -z - _S1_HEIGHT)
-        return sdf.smax(d_xy, dz, 2.0)
+    def main(p):
+        s, n = _bent(p)
+        x = p[:, 0]
+        hw = _profile(s, _HALF_WIDTH)
+        th_mid = _profile(s, _THICKNESS)
+        xr = np.clip(np.abs(x) / hw, 0.0, 1.0)
+        thick = th_mid * (1.0 - 0.35 * xr**2)
+        d = sdf.superellipse2(x, n - thick / 2, hw, thick / 2, 2.6)
+        # caudal end rounded; cranial end: the S1 endplate (flat, REF §7) and lower alae and arch
+        z_top = np.where(n < _BODY_T[0], 0.0, -6.0)
+        z_top = z_top - np.clip(np.abs(x) - 24.0, 0.0, None) * 0.25
+        top = p[:, 2] - z_top
+        d = sdf.smax(d, top, 2.0)
+        return sdf.smax(d, s - _SACRAL_LENGTH, 3.0)
 
-    # the lateral mass: a wide, flattened tube tapering to the apex
-    lm_w = 44.0 * (1 - frac) ** 1.2 + 7.0
-    lm_d = 16.0 * (1 - frac) + 5.0
-    lm_centre = centre + normal_post * (8.0 * (1 - frac) + 2.0)[:, None]
-    lateral_mass = _sweep(lm_centre, lm_w, lm_d, 3.0)
+    def canal(p):
+        s, n = _bent(p)
+        k = np.clip(s / _SACRAL_LENGTH, 0.0, 1.0)
+        w = _CANAL_S1[0] / 2 * (1.0 - 0.65 * k)
+        dpt = _CANAL_S1[1] / 2 * (1.0 - 0.55 * k)
+        nc = _profile(s, _BODY_T) + dpt
+        # triangular-ish: wider anteriorly
+        widen = 1.0 - 0.35 * np.clip((n - nc) / dpt, -1.0, 1.0)
+        d = sdf.ellipse2(p[:, 0], n - nc, w * widen, dpt)
+        return sdf.smax(d, s - (_SACRAL_LENGTH + 5.0), 1.0)
 
-    def ala(side):
-        c = np.array([side * 33.0, 2.0, -10.0])
+    fs = np.array([(i + 1) * _SEGMENT_PITCH for i in range(4)])
+
+    def foramina(p):
+        s, _ = _bent(p)
+        out = np.full(len(p), 1e9)
+        for i, si in enumerate(fs):
+            for side in (1.0, -1.0):
+                d = np.hypot(p[:, 0] - side * _FORAMEN_OFFSET[i], s - si) - _FORAMEN_RADIUS[i]
+                out = np.minimum(out, d)
+        return out
+
+    def hiatus(p):
+        s, n = _bent(p)
+        nc = _profile(s, _BODY_T)
+        w = _CANAL_S1[0] / 2 * (1.0 - 0.65 * np.clip(s / _SACRAL_LENGTH, 0, 1))
+        return np.maximum.reduce([np.abs(p[:, 0]) - w, _HIATUS_S - s, nc + 2.0 - n])
+
+    def crest(p):
+        s, n = _bent(p)
+        th_mid = _profile(s, _THICKNESS)
+        # tubercles of the fused spinous processes on a low ridge
+        bump = 1.5 * np.cos(2 * np.pi * s / _SEGMENT_PITCH) ** 2
+        d = np.maximum.reduce([np.abs(p[:, 0]) - 3.5, n - (th_mid + 3.0 + bump), th_mid - 3.0 - n])
+        return sdf.smax(d, np.maximum(6.0 - s, s - (_HIATUS_S - 4.0)), 2.0)
+
+    def sap(side):
+        zc0, zc1 = -8.0, 12.0  # [shape] from the S1 lamina up beside the L5 IAP
 
         def f(p):
-            q = p - c
-            return sdf.ellipsoid(q, (22.0, 20.0, 13.0))
+            x = side * p[:, 0] - joint[0]
+            y = p[:, 1] - joint[1]
+            u = x * t0 + y * t1
+            v = -x * t1 + y * t0
+            shell = np.abs(sdf.ellipse2(u, v, jr * 1.25, jr) - (gap + sap_t / 2)) - sap_t / 2
+            phi = np.degrees(np.arctan2(v, u)) % 360.0
+            d_ang = np.radians(np.maximum(175.0 - phi, phi - 345.0)) * np.hypot(u, v)
+            d2 = sdf.smax(shell, d_ang, 1.0)
+            dz = np.abs(p[:, 2] - 0.5 * (zc0 + zc1)) - 0.5 * (zc1 - zc0)
+            return sdf.smax(d2, dz, 2.5)
 
         return f
 
-    # posterior arch of S1
-    vp = vertebra_params("L5")
-    sap = {}
-    for side, name in ((1, "left"), (-1, "right")):
-        th = np.radians(53.0)  # REF §3d L5–S1 ≈53° [TU]
-        t = np.array([side * np.sin(th), np.cos(th), 0.0])
-        nl = np.array([side * np.cos(th), -np.sin(th), 0.0])
-        c = np.array([side * 22.0, _S1_DEPTH / 2 + 16.0, 6.0]) + nl * 3.0
-        rot = np.column_stack([t, nl, np.cross(t, nl)])
-        sap[name] = lambda p, c=c, rot=rot: sdf.round_box(
-            sdf.to_local(p, c, rot), (8.0, 3.0, 9.0), 2.5
-        )
-    del vp
+    cs = np.linspace(_SACRAL_LENGTH - 4.0, _SACRAL_LENGTH + _COCCYX_LENGTH, 5)
+    cpts = np.array([_at(si, 5.0) for si in cs])
 
-    def s1_lamina(p):
-        c = np.array([0.0, _S1_DEPTH / 2 + _CANAL_S1_DEPTH + 3.0, -10.0])
-        return sdf.round_box(p - c, (22.0, 3.5, 9.0), 3.0)
-
-    crest_knots = centre[:5] + normal_post[:5] * (np.array([38.0, 34.0, 28.0, 22.0, 16.0]))[:, None]
-    median_crest = _sweep(crest_knots, np.full(5, 4.0), np.full(5, 5.0), 2.0)
-
-    # cutters
-    canal_knots = centre + normal_post * (_S1_DEPTH / 2 + _CANAL_S1_DEPTH / 2 - 2.0 * frac)[:, None]
-    canal = _sweep(
-        canal_knots, _CANAL_S1_WIDTH / 2 * (1 - 0.65 * frac), _CANAL_S1_DEPTH / 2 * (1 - 0.6 * frac)
-    )
-    f_s, f_t = _curve(
-        np.array([10.0, 10 + _SEGMENT_PITCH, 10 + 2 * _SEGMENT_PITCH, 10 + 3 * _SEGMENT_PITCH])
-    )
-    foramina_pts = []
-    for i in range(4):
-        off = _FORAMEN_OFFSET * (1 - 0.12 * i)
-        for side in (1, -1):
-            foramina_pts.append((f_s[i] + np.array([side * off, 0.0, 0.0]), f_t[i]))
-
-    def foramina(p):
+    def coccyx(p):
         out = None
-        for c, t in foramina_pts:
-            # a cylinder along the posterior normal through the lateral mass
-            nrm = np.array([0.0, -t[2], t[1]])
-            q = p - c
-            along = q @ nrm
-            radial = np.linalg.norm(q - along[:, None] * nrm, axis=1)
-            d = radial - _FORAMEN_RADIUS * (1 - 0.08 * len(foramina_pts) / 8)
-            out = d if out is None else np.minimum(out, d)
+        radii = np.array([5.5, 5.0, 4.5, 3.5, 2.5])
+        for i in range(len(cpts) - 1):
+            d = sdf.capsule(p, cpts[i], cpts[i + 1], (radii[i], radii[i + 1]))
+            out = d if out is None else sdf.smin(out, d, 1.5)
         return out
 
-    hiatus_c, hiatus_t = _curve(np.array([3.6 * _SEGMENT_PITCH]))
+    saps = {"left": sap(1.0), "right": sap(-1.0)}
 
-    def hiatus(p):
-        # removes the dorsal wall of the canal from S4 down (REF §7: apex at S4 in 80 %)
-        q = p - hiatus_c[0]
-        along = q @ hiatus_t[0]
-        nrm = np.array([0.0, -hiatus_t[0][2], hiatus_t[0][1]])
-        back = q @ nrm
-        return np.maximum.reduce([np.abs(q[:, 0]) - 6.0, -along, 4.0 - back])
+    def whole(p):
+        d = main(p)
+        d = sdf.smin(d, crest(p), 2.0)
+        d = sdf.smin(d, np.minimum(saps["left"](p), saps["right"](p)), 3.0)
+        d = sdf.smin(d, coccyx(p), 2.0)
+        d = sdf.smooth_difference(d, canal(p), 1.0)
+        d = sdf.smooth_difference(d, foramina(p), 0.8)
+        return sdf.smooth_difference(d, hiatus(p), 1.0)
 
-    coccyx_s = np.linspace(_SACRAL_LENGTH - _S1_HEIGHT / 2 + 2.0, _SACRAL_LENGTH + 18.0, 4)
-    cc_c, _ = _curve(coccyx_s)
-    coccyx = _sweep(
-        cc_c + np.array([0.0, 4.0, 0.0]),
-        np.array([9.0, 7.0, 5.0, 3.0]),
-        np.array([5.0, 4.5, 4.0, 3.0]),
-        2.0,
+    return (
+        whole,
+        dict(canal=canal, foramina=foramina, hiatus=hiatus, crest=crest, saps=saps, coccyx=coccyx),
+        joint,
     )
 
-    parts = {
-        "s1_body": s1_body,
-        "ala.left": ala(1),
-        "ala.right": ala(-1),
-        "lateral_mass": lateral_mass,
-        "superior_articular_process.left": sap["left"],
-        "superior_articular_process.right": sap["right"],
-        "s1_lamina": s1_lamina,
-        "median_crest": median_crest,
-        "dorsal_foramina": lambda p: np.abs(foramina(p)) + 0.5,
-        "sacral_hiatus": lambda p: np.abs(hiatus(p)) + 0.5,
-        "coccyx": coccyx,
-    }
 
-    def field(p):
-        v = {
-            k: parts[k](p)
-            for k in (
-                "s1_body",
-                "ala.left",
-                "ala.right",
-                "lateral_mass",
-                "superior_articular_process.left",
-                "superior_articular_process.right",
-                "s1_lamina",
-                "median_crest",
-                "coccyx",
-            )
-        }
-        solid = sdf.smooth_union(
-            4.0, v["s1_body"], v["ala.left"], v["ala.right"], v["lateral_mass"]
-        )
-        solid = sdf.smooth_union(
-            3.0,
-            solid,
-            v["s1_lamina"],
-            v["superior_articular_process.left"],
-            v["superior_articular_process.right"],
-            v["median_crest"],
-        )
-        solid = sdf.smin(solid, v["coccyx"], 1.5)
-        solid = sdf.smooth_difference(solid, canal(p), 1.0)
-        solid = sdf.smooth_difference(solid, foramina(p), 1.0)
-        solid = sdf.smooth_difference(solid, hiatus(p), 1.0)
-        # the S1 endplate is the top of the sacrum (REF §7: nearly flat)
-        return solid
-
-    model = sdf.PartModel(parts, whole=field)
-    landmarks = {
-        "s1_superior_endplate_centre": np.zeros(3),
-        "promontory": np.array([0.0, -_S1_DEPTH / 2, 0.0]),
-        "s1_superior_endplate_posterior": np.array([0.0, _S1_DEPTH / 2, 0.0]),
-        "s1_canal_centre": np.array([0.0, _S1_DEPTH / 2 + _CANAL_S1_DEPTH / 2, -8.0]),
-    }
-    for i, name in enumerate(("s1_level", "s2_level", "s3_level", "s4_level", "s5_level")):
-        c, _ = _curve(np.array([_SEGMENT_PITCH * i]))
-        landmarks[name] = c[0]
-    landmarks["hiatus_apex"] = hiatus_c[0] + np.array([0.0, 10.0, 0.0])
-    landmarks["coccyx_tip"] = cc_c[-1]
-    return model, landmarks
+def _sacrum_labels(points: np.ndarray, f: dict) -> np.ndarray:
+    s, n = _bent(points)
+    x = points[:, 0]
+    idx = {name: i for i, name in enumerate(SACRUM_PARTS)}
+    lab = np.full(len(points), idx["lateral_mass"])
+    body_t = _profile(s, _BODY_T)
+    lab[(np.abs(x) >= 24.0) & (s < 30.0) & (x > 0)] = idx["ala.left"]
+    lab[(np.abs(x) >= 24.0) & (s < 30.0) & (x < 0)] = idx["ala.right"]
+    lab[(np.abs(x) < 24.0) & (s < 26.0) & (n < body_t + 1.0)] = idx["s1_body"]
+    lab[(np.abs(x) < 22.0) & (s < 22.0) & (n > body_t + _CANAL_S1[1] - 1.0)] = idx["s1_lamina"]
+    lab[
+        (np.abs(f["crest"](points)) < 1.0)
+        | ((np.abs(x) < 5.0) & (s > 6.0) & (s < _HIATUS_S) & (n > _profile(s, _THICKNESS) - 0.5))
+    ] = idx["median_crest"]
+    for side, name in ((1, "left"), (-1, "right")):
+        lab[(f["saps"][name](points) < 0.8) & (side * x > 0)] = idx[
+            f"superior_articular_process.{name}"
+        ]
+    lab[np.abs(f["foramina"](points)) < 1.0] = idx["dorsal_foramina"]
+    lab[(np.abs(f["hiatus"](points)) < 1.2) & (s > _HIATUS_S - 3.0)] = idx["sacral_hiatus"]
+    lab[s > _SACRAL_LENGTH + 1.0] = idx["coccyx"]
+    return lab
 
 
 @lru_cache(maxsize=4)
 def _sacrum_cached(resolution_mm: float) -> BoneMesh:
-    model, landmarks = _sacrum_model()
-    lo = np.array([-_ALA_HALF_SPAN - 10, -_S1_DEPTH / 2 - 10, -_SACRAL_LENGTH - 40])
-    hi = np.array([_ALA_HALF_SPAN + 10, 90.0, 22.0])
-    mesh = sdf.mesh_field(model.field, lo, hi, resolution_mm)
-    labels = model.labels(mesh.triangles_center)
-    return BoneMesh(mesh, labels, SACRUM_PARTS, landmarks, {})
+    whole, fields, joint = _sacrum_fields()
+    curve, _ = _curve(np.linspace(0.0, _SACRAL_LENGTH + _COCCYX_LENGTH + 5, 20))
+    lo = np.array([-_ALA_HALF_SPAN - 8, curve[:, 1].min() - 12, curve[:, 2].min() - 15])
+    hi = np.array([_ALA_HALF_SPAN + 8, curve[:, 1].max() + 70, 22.0])
+    mesh = sdf.mesh_field(whole, lo, hi, resolution_mm)
+    labels = _sacrum_labels(mesh.triangles_center, fields)
+    lm = {
+        "s1_superior_endplate_centre": np.zeros(3),
+        "promontory": _P0.copy(),
+        "s1_superior_endplate_posterior": np.array([0.0, _S1_DEPTH / 2, 0.0]),
+        "s1_canal_centre": _at(8.0, _BODY_T[0] + _CANAL_S1[1] / 2),
+        "s1_lamina_superior_edge_midline": np.array(
+            [0.0, _at(8.0, _BODY_T[0] + _CANAL_S1[1])[1] + 2.0, -6.0]
+        ),
+        "hiatus_apex": _at(_HIATUS_S, float(_profile(np.array([_HIATUS_S]), _BODY_T)[0]) + 4.0),
+        "coccyx_tip": _at(_SACRAL_LENGTH + _COCCYX_LENGTH + 2.5, 5.0),
+        "l5_s1_facet_axis.left": np.array([joint[0], joint[1], 0.0]),
+        "l5_s1_facet_axis.right": np.array([-joint[0], joint[1], 0.0]),
+    }
+    for i in range(5):
+        bt = float(_profile(np.array([(i + 0.5) * _SEGMENT_PITCH]), _BODY_T)[0])
+        lm[f"s{i + 1}_level"] = _at((i + 0.5) * _SEGMENT_PITCH, bt / 2)
+        lm[f"s{i + 1}_top"] = _at(i * _SEGMENT_PITCH, bt / 2)
+    return BoneMesh(mesh, labels, SACRUM_PARTS, lm, {"sacral_length_mm": _SACRAL_LENGTH})
 
 
-def build_sacrum(resolution_mm: float = 0.8) -> BoneMesh:
+def build_sacrum(resolution_mm: float = 0.9) -> BoneMesh:
     """The sacrum (S1–S5) with the coccyx, in the sacrum frame (see module docstring).
 
     Parts: ``SACRUM_PARTS``. Landmarks: ``promontory``, ``s1_superior_endplate_centre``,
-    ``s1_level`` … ``s5_level`` (centre of each segment's anterior column), ``hiatus_apex``,
-    ``coccyx_tip``, ``s1_canal_centre``.
+    ``s1_level`` … ``s5_level`` (centre of each segment's anterior column) and ``s1_top`` …
+    ``s5_top`` (the cranial boundary of each segment), ``hiatus_apex``, ``coccyx_tip``,
+    ``s1_canal_centre``, ``s1_lamina_superior_edge_midline``, ``l5_s1_facet_axis.left/right``.
     """
     _check_res(resolution_mm)
     return _copy(_sacrum_cached(float(resolution_mm)))
@@ -392,55 +410,96 @@ def lps_from_sacrum_default(sacral_slope_deg: float = DEFAULT_SACRAL_SLOPE_DEG) 
     return sdf.rot_x(sacral_slope_deg)
 
 
+def _plate_field(outline: np.ndarray, thickness: float):
+    """A curved plate bounded by the closed polygon ``outline`` ((m, 3) mm) that passes through
+    its vertices: the best-fit plane plus an inverse-distance-weighted bending of the normal
+    offsets, extruded by ``thickness``."""
+    c = outline.mean(0)
+    _, _, vt = np.linalg.svd(outline - c)
+    e1, e2, nrm = vt
+    uv = np.column_stack([(outline - c) @ e1, (outline - c) @ e2])
+    h = (outline - c) @ nrm
+
+    def f(p):
+        q = p - c
+        u, v, w = q @ e1, q @ e2, q @ nrm
+        d2 = sdf.polygon2(u, v, uv)
+        dist2 = (u[:, None] - uv[None, :, 0]) ** 2 + (v[:, None] - uv[None, :, 1]) ** 2 + 1.0
+        wts = 1.0 / dist2**1.5
+        hh = (wts @ h) / wts.sum(1)
+        return sdf.smax(d2, np.abs(w - hh) - thickness / 2, 2.0)
+
+    return f
+
+
+def _resample(knots: np.ndarray, n: int) -> np.ndarray:
+    """``n`` points evenly spaced by arc length along the polyline ``knots``."""
+    seg = np.linalg.norm(np.diff(knots, axis=0), axis=1)
+    t = np.concatenate([[0.0], np.cumsum(seg)])
+    u = np.linspace(0.0, t[-1], n)
+    return np.column_stack([np.interp(u, t, knots[:, i]) for i in range(3)])
+
+
+# Posterior half of the iliac crest and the wing below it, in the posed frame (sacrum posed at
+# the default sacral slope; origin at the sacral base centre; x lateral) [shape]. The crest
+# runs from the posterior superior iliac spine up, out and forward to its highest point and on
+# towards the tubercle; the wing hangs from it to the sacroiliac joint, staying lateral of the
+# sacrum's auricular surface (sacral half span 54 mm). The highest point of the crest is 38 mm
+# above the sacral base centre (Okamoto 2020, REF §12 [R]).
+_CREST_RADIUS = 6.0
+_CREST_POSED = np.array(
+    [
+        [40.0, 58.0, -32.0],
+        [52.0, 52.0, -12.0],
+        [68.0, 42.0, 10.0],
+        [85.0, 27.0, 25.0],
+        [100.0, 8.0, _CREST_ABOVE_BASE - _CREST_RADIUS - 2.0],
+        [110.0, -12.0, _CREST_ABOVE_BASE - _CREST_RADIUS],
+        [116.0, -32.0, _CREST_ABOVE_BASE - _CREST_RADIUS - 3.0],
+        [119.0, -48.0, 24.0],
+    ]
+)
+_WING_LOWER_POSED = np.array(
+    [
+        [44.0, 52.0, -48.0],
+        [58.0, 35.0, -45.0],
+        [60.0, 15.0, -38.0],
+        [62.0, -5.0, -32.0],
+        [68.0, -25.0, -30.0],
+        [78.0, -45.0, -28.0],
+    ]
+)
+
+
 @lru_cache(maxsize=4)
 def _iliac_cached(side: int, resolution_mm: float) -> BoneMesh:
     r = lps_from_sacrum_default()
-    # crest knots in the posed frame, relative to the sacral base centre (mm) [shape]:
-    # PSIS behind the upper sacrum, up and forward to the crest vertex, then forward
-    posed = np.array(
-        [
-            [38.0, 62.0, -30.0],
-            [48.0, 60.0, -5.0],
-            [58.0, 45.0, 22.0],
-            [64.0, 25.0, _CREST_ABOVE_BASE - 4.0],
-            [67.0, 5.0, _CREST_ABOVE_BASE - 6.0],
-            [70.0, -15.0, _CREST_ABOVE_BASE - 10.0],
-        ]
-    )
-    # the vertex is the top of the tube (radius 6): put its centre 6 mm below the target
-    posed[:, 2] += 0.0
-    knots = posed @ r  # posed -> sacrum frame (r is orthonormal: inverse = transpose)
-    knots[:, 0] *= side
-    crest = _sweep(knots, np.full(len(knots), 6.0), np.full(len(knots), 6.0), 3.0)
-    # the iliac blade hangs down from the crest towards the SI joint
-    blade_c = (np.array([56.0 * side, 35.0, -5.0]) * np.array([1, 1, 1])) @ np.eye(3)
-    blade_posed = np.array([side * 56.0, 35.0, -5.0])
-    blade_c = blade_posed @ r
-    nrm = np.array([side * 0.9, -0.2, 0.0]) @ r
-
-    def blade(p):
-        q = p - blade_c
-        along_n = q @ (nrm / np.linalg.norm(nrm))
-        return np.maximum(np.linalg.norm(q, axis=1) - 40.0, np.abs(along_n) - 4.0)
-
-    psis_c = knots[0]
+    mirror = np.array([side, 1.0, 1.0])
+    crest_posed = _resample(_CREST_POSED, 9) * mirror
+    lower_posed = _resample(_WING_LOWER_POSED, 9) * mirror
+    crest_k = crest_posed @ r  # posed -> sacrum frame (row vectors: v_s = v_p @ R)
+    crest = _sweep(crest_k, _CREST_RADIUS, _CREST_RADIUS, 3.0, up=(0.0, 0.0, 1.0))
+    wing = _plate_field(np.vstack([crest_posed, lower_posed[::-1]]) @ r, 5.0)
+    psis_c = crest_k[0] + np.array([0.0, 3.0, 0.0]) @ r
 
     def psis(p):
-        return sdf.sphere(p, psis_c, 9.0)
+        return sdf.sphere(p, psis_c, 8.0)
 
-    parts = {"iliac_crest": crest, "ilium": blade, "posterior_superior_iliac_spine": psis}
+    parts = {"iliac_crest": crest, "ilium": wing, "posterior_superior_iliac_spine": psis}
     model = sdf.PartModel(
         parts,
         combine=lambda v: sdf.smooth_union(
             4.0, v["iliac_crest"], v["ilium"], v["posterior_superior_iliac_spine"]
         ),
     )
-    lo = np.minimum(knots.min(0), blade_c - 45.0) - 10.0
-    hi = np.maximum(knots.max(0), blade_c + 45.0) + 10.0
+    pts = np.vstack([crest_k, lower_posed @ r])
+    lo = pts.min(0) - 15.0
+    hi = pts.max(0) + 15.0
     mesh = sdf.mesh_field(model.field, lo, hi, resolution_mm)
     labels = model.labels(mesh.triangles_center)
-    vertex_posed = np.array([side * 64.0, 25.0, _CREST_ABOVE_BASE])
-    lm = {"crest_vertex": vertex_posed @ r, "psis": psis_c}
+    # the crest vertex: the mesh's highest point once posed
+    posed_z = mesh.vertices @ r[2]
+    lm = {"crest_vertex": np.asarray(mesh.vertices[np.argmax(posed_z)], float), "psis": psis_c}
     return BoneMesh(mesh, labels, ILIAC_PARTS, lm, {})
 
 

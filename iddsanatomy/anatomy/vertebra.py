@@ -226,36 +226,47 @@ def _extrude_z(d2: np.ndarray, z: np.ndarray, z0: float, z1: float, r: float) ->
     return sdf.smax(d2, dz, r)
 
 
+IAP_ELONGATION = 1.25  # [shape] IAP cross-section: long axis / short axis
+
+
 def _sap_field(pr: VertebraParams, lay: _Layout, side: int):
-    """Superior articular process: a J-shaped shell wrapping the upper IAP's axis from the front
-    and the side, its straight posterior part at the facet angle (REF §3d); the joint face is its
-    concave medial side. A mammillary process sits on its posterior border."""
-    th = pr.sap_facet_deg
-    r_in = pr.iap_radius + pr.facet_gap
-    r_mid = r_in + pr.sap_thickness / 2
-    # polar angles around the joint axis, from +x (lateral) towards +y (posterior); the joint
-    # face's posterior part has tangent angle th from the sagittal plane at polar angle -th
-    a_end = -th + 20.0
-    a_start = a_end - pr.sap_arc_deg - 20.0
+    """Superior articular process: a shell at a constant joint gap around the cross-section of
+    the upper vertebra's IAP, covering its lateral face (flat, at the facet angle of REF §3d) and
+    hooking round its anterior end: the J shape. Its concave medial side is the joint face. A
+    mammillary process sits on its posterior border."""
+    th = np.radians(pr.sap_facet_deg)
+    t0, t1 = np.sin(th), np.cos(th)
     jx, jy = lay.sap_joint
-    p0 = np.array([jx, jy]) + r_mid * np.array(
-        [np.cos(np.radians(a_end)), np.sin(np.radians(a_end))]
-    )
-    t = np.array([np.sin(np.radians(th)), np.cos(np.radians(th))])
-    p1 = p0 + pr.sap_flat_length * t
+    r_short = pr.sap_joint_radius
+    r_long = r_short * IAP_ELONGATION
+    off = pr.facet_gap + pr.sap_thickness / 2
+    # polar angle around the joint axis in the (u: along the joint, v: medial-posterior) frame;
+    # the lateral face is v < 0 (180°..360°), the hook wraps the anterior end past 180°
+    phi0 = 180.0 - pr.sap_arc_deg
+    phi1 = 360.0 - pr.sap_post_gap_deg
     z0 = lay.z_ped
     z1 = pr.sap_top_z
-    mam = np.array([p1[0] + 1.0, p1[1] + 1.0, 0.5 * (z0 + z1)])
+    mam_uv = np.array([r_long + 1.0, -(r_short + off)])
+    mam = np.array(
+        [
+            jx + mam_uv[0] * t0 - mam_uv[1] * t1,
+            jy + mam_uv[0] * t1 + mam_uv[1] * t0,
+            0.5 * (z0 + z1),
+        ]
+    )
 
     def f(q):
-        x = side * q[:, 0]
-        y = q[:, 1]
-        arc = sdf.arc_shell2(x - jx, y - jy, r_mid, pr.sap_thickness, a_start, a_end)
-        seg = _seg2(x, y, p0, p1) - pr.sap_thickness / 2
-        d2 = np.minimum(arc, seg)
-        shell = _extrude_z(d2, q[:, 2], z0, z1, 2.5)
-        m = sdf.sphere(np.column_stack([x, y, q[:, 2]]), mam, pr.mammillary_radius)
-        return sdf.smin(shell, m, 2.0)
+        x = side * q[:, 0] - jx
+        y = q[:, 1] - jy
+        u = x * t0 + y * t1
+        v = -x * t1 + y * t0
+        shell = np.abs(sdf.ellipse2(u, v, r_long, r_short) - off) - pr.sap_thickness / 2
+        phi = np.degrees(np.arctan2(v, u)) % 360.0
+        d_ang = np.radians(np.maximum(phi0 - phi, phi - phi1)) * np.hypot(u, v)
+        d2 = sdf.smax(shell, d_ang, 1.0)
+        body = _extrude_z(d2, q[:, 2], z0, z1, 2.5)
+        m = sdf.sphere(np.column_stack([x + jx, y + jy, q[:, 2]]), mam, pr.mammillary_radius)
+        return sdf.smin(body, m, 2.0)
 
     return f
 
@@ -273,7 +284,7 @@ def _iap_field(pr: VertebraParams, lay: _Layout, side: int):
     jx, jy = lay.iap_joint
     # cross-section: ellipse elongated along the joint line
     t = np.array([np.sin(th), np.cos(th)])
-    r_long, r_short = pr.iap_radius * 1.25, pr.iap_radius
+    r_long, r_short = pr.iap_radius * IAP_ELONGATION, pr.iap_radius
     z_top, z_bot = pr.iap_top_z, pr.iap_bottom_z
 
     def f(q):
@@ -501,7 +512,7 @@ def _build_cached(level: str, resolution_mm: float, params: VertebraParams) -> B
 
 
 def build_vertebra(
-    level: str, resolution_mm: float = 0.7, params: VertebraParams | None = None
+    level: str, resolution_mm: float = 0.9, params: VertebraParams | None = None
 ) -> BoneMesh:
     """Generate vertebra ``level`` (T12, L1–L5) as a labelled, watertight mesh.
 
@@ -510,7 +521,8 @@ def build_vertebra(
     level : str
         "T12", "L1", ..., "L5".
     resolution_mm : float
-        Marching-cubes grid spacing; 0.7 gives ~40k triangles, 1.6 a coarse level of detail.
+        Marching-cubes grid spacing: 0.9 (default) gives ~45k triangles, 0.7 ~80k, 1.6 ~15k
+        (a coarse level of detail for interaction).
     params : VertebraParams, optional
         Shape parameters; the per-level defaults of :func:`vertebra_params` when omitted.
 
