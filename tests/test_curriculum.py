@@ -342,8 +342,14 @@ def test_cut_faces_the_camera(lessons, catalog, name):
     for i, step in enumerate(lesson.steps):
         scene = runner.scene_at(i)
         clip, cam = scene["clip"], scene["camera"]
-        if clip is None or cam.view is None or clip.kind not in FACING:
+        if clip is None:
             continue
+        if cam.view is None:  # explicit camera: it must sit on the removed side of the plane
+            towards = [p - f for p, f in zip(cam.position_lps, cam.focal_point_lps, strict=True)]
+            dot = sum(t * n for t, n in zip(towards, clip.normal, strict=True))
+            assert dot > 0, f"{step.id}: the camera looks at the uncut side"
+            continue
+        assert clip.kind in FACING, f"{step.id}: a {clip.kind} cut; extend this test"
         default = {"sagittal": (1.0, 0.0, 0.0), "axial": (0.0, 0.0, 1.0)}[clip.kind]
         assert tuple(clip.normal) == default, f"{step.id}: custom normal, extend this test"
         assert cam.view in FACING[clip.kind], f"{step.id}: {clip.kind} cut seen from {cam.view}"
