@@ -281,3 +281,42 @@ class _Unculled:
 
     def draw(self, pose):
         self.scene.draw(None)
+
+
+def test_rendering_works_from_another_thread_with_its_own_context():
+    import threading
+
+    layers = [drr.Layer("s", *_parts(_sphere([0.0, 0.0, 0.0], 20.0, 3)), 0.05)]
+    here = drr.line_integral(None, CArmPose(pixels=64), layers=layers)
+    out = {}
+
+    def work():
+        try:
+            out["image"] = drr.line_integral(None, CArmPose(pixels=64), layers=layers)
+        except Exception as exc:  # reported below
+            out["error"] = exc
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert "error" not in out, out.get("error")
+    np.testing.assert_array_equal(out["image"], here)
+
+
+def test_gpu_scenes_of_a_discarded_anatomy_are_freed():
+    import gc
+
+    import trimesh
+
+    from iddsanatomy.anatomy.model import Anatomy, Structure
+
+    a = Anatomy({"b": Structure("b", "bone", "b", mesh=trimesh.creation.box(extents=(9, 9, 9)))})
+    drr.line_integral(a, CArmPose(pixels=32))
+    r = drr.renderer()
+    ident = id(a)
+    assert any(k[0] == ident for k in r._scenes)
+    del a
+    gc.collect()
+    drr.line_integral(None, CArmPose(pixels=32), layers=[])  # any render purges on this thread
+    r.scene(("probe",), list)
+    assert not any(k[0] == ident for k in r._scenes if isinstance(k, tuple) and len(k) > 1)

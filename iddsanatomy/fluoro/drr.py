@@ -423,6 +423,7 @@ class DrrRenderer:
         self.prog = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
         self._fbos: dict[int, object] = {}
         self._scenes: OrderedDict[object, _Scene] = OrderedDict()
+        self.stale: set[int] = set()  # ids of anatomies that are gone (see _anatomy_key)
         self.lock = threading.RLock()
         # Whether GL's front faces are the triangles whose outward normal faces the source; the
         # clip matrix flips y (rows top-down), so find out once from a known triangle.
@@ -462,6 +463,10 @@ class DrrRenderer:
     def scene(self, key, layers_fn) -> _Scene:
         """The cached GPU scene for ``key``, built with ``layers_fn()`` the first time."""
         with self.lock:
+            while self.stale:
+                gone = self.stale.pop()
+                for k in [k for k in self._scenes if isinstance(k, tuple) and k[0] == gone]:
+                    self.forget(k)
             s = self._scenes.get(key)
             if s is None:
                 s = _Scene(self.ctx, self.prog, layers_fn())
@@ -515,17 +520,20 @@ class DrrRenderer:
                     dyn.release()
 
 
-_RENDERER: DrrRenderer | None = None
-_RENDERER_LOCK = threading.Lock()
+# An OpenGL context is current in one thread only: each thread that renders gets its own
+# renderer (context, shaders, uploaded scenes). Usually that is just the GUI or main thread.
+_LOCAL = threading.local()
+_RENDERERS: weakref.WeakSet = weakref.WeakSet()
 
 
 def renderer() -> DrrRenderer:
-    """The process's DRR renderer (created on first use; raises RenderUnavailableError)."""
-    global _RENDERER
-    with _RENDERER_LOCK:
-        if _RENDERER is None:
-            _RENDERER = DrrRenderer()
-        return _RENDERER
+    """This thread's DRR renderer (created on first use; raises RenderUnavailableError)."""
+    r = getattr(_LOCAL, "renderer", None)
+    if r is None:
+        r = DrrRenderer()
+        _LOCAL.renderer = r
+        _RENDERERS.add(r)
+    return r
 
 
 _PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -556,23 +564,23 @@ def prepare(anatomy: Anatomy, detail: str = "full", cortex_mm: float = att.CORTE
 
 def _anatomy_key(anatomy: Anatomy, cortex_mm: float, detail: str):
     # Keyed on the object and on the identity of its meshes, so that a re-posed anatomy (new
-    # mesh objects) is rebuilt; the weakref finaliser frees the GPU buffers when it goes.
+    # mesh objects) is rebuilt. When the anatomy is garbage collected its scenes are marked
+    # stale; each renderer frees them on its own thread (GL objects belong to their context).
     meshes = anatomy.closed_meshes()
     key = (id(anatomy), cortex_mm, detail, tuple((k, id(m)) for k, m in meshes.items()))
-    if not getattr(anatomy, "_drr_finaliser", None):
+    if "_drr_finaliser" not in getattr(anatomy, "__dict__", {"_drr_finaliser": None}):
         try:
-            r = renderer()
-            fin = weakref.finalize(anatomy, _forget_all, r, id(anatomy))
-            anatomy.__dict__["_drr_finaliser"] = fin
-        except TypeError:  # not weak-referenceable: keep it in the LRU only
+            anatomy.__dict__["_drr_finaliser"] = weakref.finalize(
+                anatomy, _mark_stale, id(anatomy)
+            )
+        except TypeError:  # not weak-referenceable: the LRU alone bounds the memory
             pass
     return key
 
 
-def _forget_all(r: DrrRenderer, anatomy_id: int):
-    with r.lock:
-        for key in [k for k in r._scenes if isinstance(k, tuple) and k[0] == anatomy_id]:
-            r.forget(key)
+def _mark_stale(anatomy_id: int):
+    for r in list(_RENDERERS):
+        r.stale.add(anatomy_id)
 
 
 def line_integral(
