@@ -66,6 +66,7 @@ def setup(qtbot, tmp_path):
     store = ProgressStore(tmp_path / "progress.sqlite3")
     panel = LessonPanel(w, folder=folder, store=store)
     w.add_dock("Lessons", panel)
+    w.panels["Lessons"] = panel  # as the window hosts it: closing calls panel.shutdown()
     w.resize(1200, 800)
     w.show()
     qtbot.waitExposed(w)
@@ -161,3 +162,35 @@ def test_copy_scene_as_yaml(qtbot, setup):
     scene = yaml.safe_load(QGuiApplication.clipboard().text())["scene"]
     assert scene["camera"] == "left" and scene["highlight"] == ["interlaminar.L3-L4"]
     assert set(scene["visible"]) == {"L3", "L4", "disc.L3-L4", "interlaminar.L3-L4"}
+
+
+def test_closing_the_window_releases_the_state(setup):
+    w, panel, _folder, _store = setup
+    panel.open_lesson("gui-lesson")
+    panel.author_mode.setChecked(True)
+    state = w.state
+    w.close()
+    assert len(state.events.selected) == 0  # nothing of ours still listening
+    assert panel.runner is None and not panel._watcher.files()
+
+
+def test_new_patient_recentres_the_carm(qtbot, setup, tmp_path):
+    import numpy as np
+
+    from iddsanatomy.geometry import translation
+
+    w, panel, folder, _store = setup
+    (folder / "c.yaml").write_text(
+        LESSON.replace("id: gui-lesson", "id: carm").replace(
+            "camera: left", "camera: left\n      carm: {preset: ap, level: L4}"
+        ),
+        encoding="utf-8",
+    )
+    panel.refresh_library()
+    panel.open_lesson("carm", step="two")
+    assert w.state.carm.centre_lps[2] == -40.0
+    moved = make_anatomy()
+    moved.lps_from_level["L4"] = translation((0.0, 0.0, -45.0))
+    w.set_anatomy(moved)
+    assert w.state.carm.centre_lps == (0.0, 0.0, -45.0)
+    assert np.isfinite(w.state.carm.centre_lps).all()

@@ -61,6 +61,7 @@ def setup(qtbot, tmp_path):
     store = ProgressStore(tmp_path / "progress.sqlite3")
     panel = QuizPanel(w, folder=folder, store=store)
     w.add_dock("Quiz", panel)
+    w.panels["Quiz"] = panel  # as the window hosts it: closing calls panel.shutdown()
     w.resize(1200, 800)
     w.show()
     qtbot.waitExposed(w)

@@ -281,6 +281,15 @@ class LessonRunner:
         for name, value in self.scene_at(index).items():
             setattr(self.state, name, value)
 
+    def set_anatomy(self, anatomy: Any) -> None:
+        """Use another anatomy (a new patient) to centre C-arm poses; re-centres the current
+        step's pose unless it was changed by hand since the step was applied."""
+        before = self.scene_at(self.index)["carm"] if self.index >= 0 else None
+        self.anatomy = anatomy
+        self._set_lesson(self.lesson)
+        if self.index >= 0 and self.state.carm == before:
+            self.state.carm = self.scene_at(self.index)["carm"]
+
     def reload(self, lesson=None) -> None:
         """Swap in an edited lesson (from ``self.path`` by default), keeping the current step by
         id (or the nearest index when it was removed). Raises :class:`LessonLoadError` and keeps

@@ -55,6 +55,7 @@ class LessonPanel(QWidget):
         super().__init__(parent)
         self.window = window
         self.folder = Path(folder) if folder is not None else None
+        self._owns_store = store is None
         if store is None:
             from iddsanatomy.quiz.store import ProgressStore
 
@@ -71,6 +72,24 @@ class LessonPanel(QWidget):
         self._reload_timer.timeout.connect(self.reload)
         self._build()
         self.refresh_library()
+        changed = getattr(window, "anatomy_changed", None)
+        if changed is not None:
+            changed.connect(self._on_anatomy_changed)
+
+    def _on_anatomy_changed(self, anatomy) -> None:
+        if self.runner is not None:
+            self.runner.set_anatomy(anatomy)
+
+    def shutdown(self) -> None:
+        """Called by the window when it closes: stop watching files, let go of the state."""
+        self._reload_timer.stop()
+        for paths in (self._watcher.files(), self._watcher.directories()):
+            if paths:
+                self._watcher.removePaths(paths)
+        self.question.shutdown()
+        self.runner = None
+        if self._owns_store:
+            self.store.close()
 
     # --- layout -------------------------------------------------------------------------------
 

@@ -174,9 +174,15 @@ class QuestionWidget(QWidget):
         self.pick_label: QLabel | None = None
         self.image: ClickableImage | None = None
         self.click_px: tuple[float, float] | None = None
-        state = getattr(window, "state", None)
-        if state is not None:
-            state.events.selected.connect(self._on_selected_changed)
+        self._state = getattr(window, "state", None)
+        if self._state is not None:
+            self._state.events.selected.connect(self._on_selected_changed)
+
+    def shutdown(self) -> None:
+        """Stop listening to the scene (the window is closing)."""
+        if self._state is not None:
+            self._state.events.selected.disconnect(self._on_selected_changed)
+            self._state = None
 
     # --- building --------------------------------------------------------------------------
 
@@ -369,6 +375,7 @@ class QuizPanel(QWidget):
         super().__init__(parent)
         self.window = window
         self.session = None
+        self._owns_store = store is None
         if store is None:
             from iddsanatomy.quiz.store import ProgressStore
 
@@ -645,9 +652,12 @@ class QuizPanel(QWidget):
         for item in self.store.items_to_review(name):
             self.review.addItem(f"{item['source_id']} / {item['question_id']}")
 
-    def closeEvent(self, event):
+    def shutdown(self) -> None:
+        """Called by the window when it closes: stop timers, let go of the state and the store."""
         self._timer.stop()
-        super().closeEvent(event)
+        self.question.shutdown()
+        if self._owns_store:
+            self.store.close()
 
 
 __all__ = ["ClickableImage", "QuestionWidget", "QuizPanel", "markdown_html"]
