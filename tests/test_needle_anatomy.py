@@ -1,0 +1,185 @@
+"""Needle analysis on the shipped default anatomy, checked against independent answers.
+
+Independent answers: trimesh's own pure-python ray engine on each mesh (not the Embree path the
+analysis uses), the anatomy's own measurements (:func:`iddsanatomy.anatomy.measure.midline_depths`),
+and the anatomy's own level reading (:mod:`iddsanatomy.anatomy.levels`). The conus-at-L2 and
+laminectomy cases use hand-modified copies of the default anatomy (the conus and cord moved down;
+:func:`iddsanatomy.anatomy.surgery.laminectomy`), not the variant pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from iddsanatomy import needle as nd
+from iddsanatomy.anatomy.model import Anatomy
+
+EXPECTED_L3_L4 = [
+    "skin",
+    "subcutaneous_fat",
+    "supraspinous_ligament",
+    "interspinous_ligament.L3-L4",
+    "ligamentum_flavum.L3-L4",
+    "epidural",  # epidural_fat, or the epidural space between the LF and the dura
+    "dura",
+    "csf",
+]
+
+
+def _hits(mesh, origin, direction) -> np.ndarray:
+    """Sorted ray parameters of every hit, by trimesh's pure-python engine (independent)."""
+    from trimesh.ray.ray_triangle import RayMeshIntersector
+
+    loc, _ray, _tri = RayMeshIntersector(mesh).intersects_location(
+        [origin], [direction], multiple_hits=True
+    )
+    return np.sort((np.asarray(loc).reshape(-1, 3) - origin) @ direction)
+
+
+def _first_bone(anatomy, origin, direction):
+    best = (np.inf, None)
+    for sid in anatomy.by_tissue("bone"):
+        s = anatomy[sid]
+        if s.ok and s.parent is None:
+            t = _hits(s.mesh, origin, direction)
+            t = t[t > 1e-6]
+            if len(t) and t[0] < best[0]:
+                best = (float(t[0]), sid)
+    return best
+
+
+@pytest.fixture(scope="module")
+def midline(default_anatomy):
+    return nd.midline_pose(default_anatomy, "L3-L4", reference="spine")
+
+
+def test_midline_l3_l4_crosses_the_layers_in_order(default_anatomy, midline):
+    a = nd.analyse(default_anatomy, midline.with_depth(midline.needle.length_mm))
+    ids = [c.structure_id for c in a.crossings]
+    got = ["epidural" if i.startswith("epidural") else i for i in ids]
+    assert got[: len(EXPECTED_L3_L4)] == EXPECTED_L3_L4, (
+        f"midline needle at L3-L4 crossed {ids}, stopped by "
+        f"{a.bone_contact.part_id if a.bone_contact else 'nothing'} at {a.tip_depth_mm:.1f} mm"
+    )
+    assert a.interlaminar == "L3-L4"
+    kinds = [e.kind for e in a.events]
+    assert kinds[:3] == ["loss_of_resistance", "dural_puncture", "csf"]
+
+
+def test_midline_l3_l4_depths_match_the_anatomy(default_anatomy, midline):
+    from iddsanatomy.anatomy import measure
+
+    a = nd.analyse(default_anatomy, midline.with_depth(midline.needle.length_mm))
+    by_id = {}
+    for c in a.crossings:
+        by_id.setdefault(c.structure_id, c)
+    lf = by_id["ligamentum_flavum.L3-L4"]
+    m = measure.midline_depths(default_anatomy, "L3", "L4")
+    # the anatomy's own numbers, along the same line (window centre, perpendicular to the spine)
+    assert lf.exit_depth_mm == pytest.approx(m["skin_to_epidural"], abs=1.0)
+    assert lf.thickness_mm == pytest.approx(m["lf_thickness"], abs=1.0)
+    assert by_id["dura"].entry_depth_mm == pytest.approx(m["skin_to_dura"], abs=1.0)
+    # and every structure's entry against an independent ray cast of its own mesh
+    o, d = np.array(midline.entry_lps), np.array(midline.direction)
+    for sid, c in by_id.items():
+        if sid in default_anatomy.structures:
+            t = _hits(default_anatomy[sid].mesh, o, d)
+            if sid == "skin":
+                assert t[0] == pytest.approx(0.0, abs=1e-6)
+                continue
+            assert np.min(np.abs(t - c.entry_depth_mm)) <= 1.0, (sid, c, t)
+
+
+@pytest.mark.parametrize("cephalad_deg", [-40.0, 40.0])
+def test_steep_needles_from_the_same_entry_stop_on_bone(default_anatomy, midline, cephalad_deg):
+    """Steeply caudad the tip meets the lower (L4) spinous process or lamina; steeply cephalad
+    the upper (L3) one. Checked against an independent ray cast of every bone."""
+    pose = nd.pose_at_skin(
+        default_anatomy, midline.entry_lps, cephalad_deg, reference="skin"
+    ).with_depth(90)
+    a = nd.analyse(default_anatomy, pose)
+    assert a.blocked, [c.structure_id for c in a.crossings]
+    t, bone = _first_bone(default_anatomy, np.array(pose.entry_lps), np.array(pose.direction))
+    assert a.bone_contact.structure_id == bone
+    assert a.tip_depth_mm == pytest.approx(t, abs=0.05)
+    part = a.bone_contact.part_id
+    assert part.split(".")[1] in ("spinous_process", "lamina"), part
+    assert bone in ("L3", "L4")
+    ev = a.event("bone_contact")
+    assert ev.part_id == part and ev.depth_mm == pytest.approx(t, abs=0.05)
+
+
+def _with_conus_at(anatomy: Anatomy, z_tip: float) -> Anatomy:
+    """A copy of ``anatomy`` with the conus and the cord moved down so that the tip is at z."""
+    dz = z_tip - float(anatomy["conus"].mesh.vertices[:, 2].min())
+    structures = dict(anatomy.structures)
+    for sid in ("conus", "spinal_cord"):
+        s = structures[sid]
+        structures[sid] = replace(s, mesh=s.mesh.copy().apply_translation([0, 0, dz]), coarse=None)
+    return Anatomy(structures, dict(anatomy.landmarks_lps), anatomy.lps_from_level)
+
+
+def test_conus_at_l2_is_reported_by_a_midline_needle_at_l1_l2(default_anatomy):
+    lm = default_anatomy.landmarks_lps
+    # the middle of L2's body (between its endplate centres)
+    z_mid_l2 = 0.5 * (lm["L2.superior_endplate_centre"][2] + lm["L2.inferior_endplate_centre"][2])
+    low = _with_conus_at(default_anatomy, z_mid_l2)
+    pose = nd.midline_pose(low, "L1-L2", reference="spine").with_depth(90)
+    a = nd.analyse(low, pose)
+    hits = [e.structure_id for e in a.neural_contacts]
+    assert hits and hits[0] in ("conus", "spinal_cord"), [c.structure_id for c in a.crossings]
+    assert a.critical
+    t = _hits(low[hits[0]].mesh, np.array(pose.entry_lps), np.array(pose.direction))
+    assert a.event("neural_contact").depth_mm == pytest.approx(t[0], abs=0.05)
+    # the default anatomy's conus ends higher (L1 lower third): this needle does not touch it
+    b = nd.analyse(
+        default_anatomy, nd.midline_pose(default_anatomy, "L1-L2", reference="spine").with_depth(90)
+    )
+    assert not {"conus", "spinal_cord"} & {e.structure_id for e in b.neural_contacts}
+
+
+def test_laminectomy_removes_the_l3_bone_contact(default_anatomy, midline):
+    from iddsanatomy.anatomy import surgery
+
+    structures = dict(default_anatomy.structures)
+    surgery.laminectomy(default_anatomy, structures, "L3-L4")
+    lam = Anatomy(structures, dict(default_anatomy.landmarks_lps), default_anatomy.lps_from_level)
+    pose = nd.pose_at_skin(default_anatomy, midline.entry_lps, 40.0, reference="skin")
+    pose = pose.with_depth(90)
+    before = nd.analyse(default_anatomy, pose)
+    assert before.blocked and before.bone_contact.structure_id == "L3"
+    after = nd.analyse(lam, pose)
+    assert after.bone_contact is None or after.bone_contact.structure_id != "L3"
+    assert after.bone_contact is None or after.bone_contact.part_id.split(".")[1] not in (
+        "lamina",
+        "spinous_process",
+    )
+    ids = [c.structure_id for c in after.crossings]
+    assert "scar.L3-L4" in ids
+
+
+def test_catheter_10_cm_cephalad_from_l3_l4_intrathecal(default_anatomy, midline):
+    from iddsanatomy.anatomy.levels import position_of_point
+    from iddsanatomy.anatomy.softtissue import canal_curve
+    from iddsanatomy.anatomy.variant import position_units
+
+    a0 = nd.analyse(default_anatomy, midline.with_depth(midline.needle.length_mm))
+    csf = next(c for c in a0.crossings if c.tissue == "csf")
+    a = nd.analyse(default_anatomy, midline.with_depth(csf.entry_depth_mm + 2.0))
+    assert a.tip_tissue == "csf"
+    cat = nd.thread_catheter(default_anatomy, a, 100.0, "cephalad")
+    assert cat.space == "intrathecal" and not cat.truncated
+    assert cat.threaded_mm == pytest.approx(100.0, abs=0.01)
+    # it stays in the CSF, clear of the cord, conus and cauda equina
+    pts = cat.polyline_lps[1:]
+    assert default_anatomy["csf"].mesh.contains(pts).all()
+    for sid in ("spinal_cord", "conus", "cauda_equina"):
+        assert not default_anatomy[sid].mesh.contains(pts).any(), sid
+    # the geometry's prediction: 100 mm up the canal's own centre line from the needle tip
+    curve = canal_curve(default_anatomy.landmarks_lps)
+    _x, s, v = curve.coords(np.array([a.tip_lps, cat.tip_lps]))
+    predicted = curve.point(s[0] + 100.0, v[1])[0]
+    assert abs(position_units(cat.tip_level) - position_of_point(default_anatomy, predicted)) <= 1.0
