@@ -102,7 +102,7 @@ def test_new_refuses_a_bad_id(tmp_path, capsys):
 
 
 def test_schema_validates_every_shipped_file_and_rejects_typos(tmp_path):
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     from iddsanatomy.lessons.loader import yaml_files
     from iddsanatomy.paths import data_dir
 
