@@ -299,9 +299,22 @@ class QuestionWidget(QWidget):
         from iddsanatomy.needle.analysis import analyse
 
         analysis = analyse(self.window.anatomy, state.needle)
+        # the Needle panel's session knows the whole attempt: redirections and bone contacts
         panel = getattr(self.window, "panels", {}).get("Needle")
-        redirections = int(getattr(panel, "redirections", 0) or 0)
-        return grading.outcome_from_analysis(analysis, redirections)
+        session = getattr(panel, "session", None)
+        redirections, touched_bone = 0, False
+        if session is not None:
+            try:
+                m = session.metrics()
+                redirections, touched_bone = int(m.redirections), m.bone_contacts > 0
+            except Exception as exc:
+                log.warning("needle metrics unavailable: %s", exc)
+        outcome = grading.outcome_from_analysis(analysis, redirections)
+        if touched_bone and not outcome.bone_contact:
+            from dataclasses import replace
+
+            outcome = replace(outcome, bone_contact=True)
+        return outcome
 
     def context(self) -> dict[str, Any]:
         ctx: dict[str, Any] = {}
