@@ -122,3 +122,30 @@ def test_bad_input_shows_an_error_and_changes_nothing(panel, window):
     panel.interspace_combo.setCurrentText("L5-S1")  # the phantom has no S1
     assert panel.place_needle() is False
     assert window.errors and window.state.needle is before
+
+
+def test_panel_in_the_main_window_drives_the_renderer(qtbot, tmp_path):
+    """Hosted by the real window: placing and advancing draws the needle in the 3D view."""
+    from PySide6.QtCore import QSettings
+
+    from iddsanatomy.needle.phantom import build_phantom
+    from iddsanatomy.ui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(anatomy=build_phantom(), settings=settings)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: "Needle" in w.panels, timeout=10000)
+    panel = w.panels["Needle"]
+    assert panel.place_needle()
+    for _ in range(52):
+        panel.step(+1)
+    assert w.state.needle.depth_mm == pytest.approx(52.0)
+    assert "needle" in w.renderer._instrument_actors
+    assert panel.thread_catheter()
+    assert "catheter" in w.renderer._instrument_actors
+    qtbot.wait(100)
+    w.grab().save("/tmp/needle_window.png")
+    w.close()

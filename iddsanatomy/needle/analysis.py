@@ -184,6 +184,31 @@ def _priority(tissue: str, volume: float) -> float:
     return -1.0 if tissue == "bone" else volume
 
 
+def _anatomy_level_reader(anatomy: Anatomy):
+    """``point -> label`` as :func:`iddsanatomy.anatomy.levels.level_label_of_point` reads it,
+    with the per-vertebra spans computed once (that function recomputes them on every call)."""
+    try:
+        from iddsanatomy.anatomy import levels
+        from iddsanatomy.anatomy.variant import position_label
+
+        spans = levels._intervals(anatomy)
+    except Exception:  # the levels module is optional, and its private helper may change
+        return None
+    if not spans:
+        return None
+    mats = np.array([sp[4] for sp in spans])  # (k, 4, 4) level_from_lps
+
+    def read(point_lps) -> str:
+        p = np.asarray(point_lps, dtype=float)
+        z = mats[:, 2, :3] @ p + mats[:, 2, 3]
+        for (u0, u1, z0, z1, _m), zi in zip(spans, z, strict=True):
+            if min(z0, z1) <= zi <= max(z0, z1):
+                return position_label(np.floor(u0 + (u1 - u0) * (z0 - zi) / (z0 - z1)))
+        return levels.level_label_of_point(anatomy, p)  # outside every span: extrapolate
+
+    return read
+
+
 class LevelScale:
     """Vertebral levels from the vertebral bodies: ``"L2.upper"``, ``"L2-L3"`` (a disc).
 
@@ -195,12 +220,7 @@ class LevelScale:
         self._anatomy = anatomy
         self._anatomy_levels = None
         if any(k.endswith(".superior_endplate_centre") for k in anatomy.landmarks_lps):
-            try:
-                from iddsanatomy.anatomy.levels import level_label_of_point
-
-                self._anatomy_levels = level_label_of_point
-            except ImportError:  # pragma: no cover - the levels module is optional
-                pass
+            self._anatomy_levels = _anatomy_level_reader(anatomy)
         self.levels: list[str] = []
         centres, axes, halves = [], [], []
         for lvl in LEVELS:
@@ -239,7 +259,7 @@ class LevelScale:
         """
         if self._anatomy_levels is not None:
             try:
-                return self._anatomy_levels(self._anatomy, point_lps)
+                return self._anatomy_levels(point_lps)
             except (KeyError, IndexError, ValueError):
                 pass
         if not self.levels:

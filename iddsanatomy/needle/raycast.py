@@ -207,7 +207,7 @@ class SurfaceProximity:
     k: int = 12
 
     @classmethod
-    def from_meshes(cls, meshes, spacing_mm: float = 1.0, max_samples: int = 400_000, seed=0):
+    def from_meshes(cls, meshes, spacing_mm: float = 1.5, max_samples: int = 250_000, seed=0):
         from scipy.spatial import cKDTree
 
         tris = np.concatenate([np.asarray(m.triangles, dtype=float) for m in meshes])

@@ -336,15 +336,40 @@ class NeedlePanel(QWidget):
     def _connect_state(self) -> None:
         self.state.events.needle.connect(self._on_needle_changed)
         self.state.events.needle_mode.connect(self._on_needle_mode_changed)
-        self.state.events.variant.connect(self._on_variant_changed)
+        changed = getattr(self.window, "anatomy_changed", None)
+        if changed is not None:  # the window swaps the anatomy for a patient variant
+            changed.connect(self._on_anatomy_changed)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Build the ray scenes and distance trees in the background (a second or two on the
+        default anatomy), so that the first placement does not stall the window."""
+        import threading
+
+        anatomy = self.anatomy
+
+        def build():
+            try:
+                from iddsanatomy.needle import analyser_for
+
+                an = analyser_for(anatomy)
+                for group in ("skin", "dura", "conus", "bone"):
+                    an.proximity(group)
+            except Exception as exc:  # the first real use will report it
+                log.info("needle warm-up failed: %s", exc)
+
+        if anatomy is not None and anatomy.structures:
+            threading.Thread(target=build, name="needle-warm-up", daemon=True).start()
 
     def disconnect_state(self) -> None:
         """Stop listening to the scene (when the panel is closed)."""
         for sig, fn in (
             (self.state.events.needle, self._on_needle_changed),
             (self.state.events.needle_mode, self._on_needle_mode_changed),
-            (self.state.events.variant, self._on_variant_changed),
+            (getattr(self.window, "anatomy_changed", None), self._on_anatomy_changed),
         ):
+            if sig is None:
+                continue
             try:
                 sig.disconnect(fn)
             except (TypeError, ValueError, RuntimeError):
@@ -530,11 +555,19 @@ class NeedlePanel(QWidget):
         ):
             w.setEnabled(not fixed)
 
-    def _on_variant_changed(self, *_):
-        # the window reloads the anatomy for a variant; a session on the old one is stale
-        self.anatomy = self.window.anatomy
+    def _on_anatomy_changed(self, anatomy=None):
+        # a new patient: the session (and its needle) belonged to the old anatomy
+        self.anatomy = anatomy if anatomy is not None else self.window.anatomy
         self.session = None
+        self.events_list.clear()
+        self._updating = True
+        try:
+            self.state.catheter = None
+            self.state.needle = None
+        finally:
+            self._updating = False
         self._show_analysis(None)
+        self._warm_up()
 
     def _on_session_event(self, event) -> None:
         item = QListWidgetItem(f"{event.depth_mm:5.1f} mm  {event.message}")
