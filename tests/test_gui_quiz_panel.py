@@ -132,3 +132,54 @@ def test_exam_gives_feedback_only_at_the_end(qtbot, setup):
     text = panel.result.toPlainText()
     assert "Score: 1 / 2" in text and "✓" in text and "✗" in text
     assert len(store.answer_rows("tester")) == 2
+
+
+FLUORO_BANK = textwrap.dedent(
+    """\
+    schema_version: 1
+    kind: bank
+    id: fluoro-bank
+    title: Fluoro bank
+    questions:
+      - id: window
+        type: find_on_fluoro
+        prompt: Click the L3–L4 interlaminar space.
+        target: interlaminar.L3-L4
+        carm: {preset: ap, level: L3-L4}
+        tolerance_px: 2
+    """
+)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_find_on_fluoro_click_in_the_picture(qtbot, setup, tmp_path):
+    """A mouse click on the DRR where the window projects is right; far from it is wrong.
+
+    (The DRR display of the synthetic anatomy warns about NaN outside the body: fluoro's.)"""
+    import numpy as np
+    from PySide6.QtCore import Qt
+
+    _w, panel, store = setup
+    folder = tmp_path / "lessons2" / "banks"
+    folder.mkdir(parents=True)
+    (folder / "f.yaml").write_text(FLUORO_BANK, encoding="utf-8")
+    panel.reload_banks(folder.parent)
+    panel.start(seed=0)
+    qw = panel.question
+    assert qw.fluoro_pose is not None, qw.image.text()
+    pose = qw.fluoro_pose
+    # independent answer: the window box's centre (synthetic anatomy) through the C-arm
+    centre_px = pose.project(np.array([0.0, 34.0, -20.0]))
+    qtbot.mouseClick(qw.image, Qt.LeftButton, pos=qw.image.widget_point(*centre_px))
+    assert np.allclose(qw.click_px, centre_px, atol=1.0)
+    qtbot.mouseClick(qw.submit_button, Qt.LeftButton)
+    assert "Right" in qw.feedback.toPlainText()
+    qtbot.mouseClick(panel.next_button, Qt.LeftButton)  # results
+    panel.start(seed=1)
+    qw = panel.question
+    far = centre_px + np.array([0.0, 60.0])
+    qtbot.mouseClick(qw.image, Qt.LeftButton, pos=qw.image.widget_point(*far))
+    qtbot.mouseClick(qw.submit_button, Qt.LeftButton)
+    assert "Not quite" in qw.feedback.toPlainText()
+    rows = store.answer_rows("tester")
+    assert [(r["question_id"], r["correct"]) for r in rows] == [("window", 1), ("window", 0)]

@@ -122,6 +122,14 @@ class ClickableImage(QLabel):
             return None
         return col, row
 
+    def widget_point(self, col: float, row: float) -> QPoint:
+        """Image (column, row) → widget position (the inverse of :meth:`image_pixel`)."""
+        pm = self.pixmap()
+        s = pm.width() / self._size[0]
+        ox = (self.width() - pm.width()) / 2
+        oy = (self.height() - pm.height()) / 2
+        return QPoint(round(ox + (col + 0.5) * s), round(oy + (row + 0.5) * s))
+
     def mousePressEvent(self, event):
         px = self.image_pixel(event.position().toPoint())
         if px is not None:
