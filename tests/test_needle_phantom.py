@@ -51,7 +51,7 @@ def test_midline_entry_is_over_the_interspinous_gap(midline):
     assert np.allclose(midline.direction, (0, -1, 0), atol=1e-9)
 
 
-@pytest.mark.parametrize("engine", ["embree", "triangle"])
+@pytest.mark.parametrize("engine", ["embree", "numpy", "triangle"])
 def test_midline_crossings_in_order_at_hand_computed_depths(phantom, midline, engine):
     an = nd.NeedleAnalyser(phantom, engine=engine)
     a = an.analyse(midline.with_depth(90))

@@ -59,7 +59,10 @@ class MeshCaster:
         self.normals = np.asarray(mesh.face_normals, dtype=float)
         self.lo, self.hi = (np.asarray(b, dtype=float) for b in mesh.bounds)
         if engine == "auto":
-            engine = "embree" if HAS_EMBREE else "triangle"
+            # without Embree (macOS arm64, Linux aarch64) a vectorised Möller–Trumbore over the
+            # mesh: tens of ms per new line, fine for one needle (trimesh's own engine is far
+            # slower on long oblique rays)
+            engine = "embree" if HAS_EMBREE else "numpy"
         self.engine = engine
         if engine == "embree":
             if not HAS_EMBREE:
@@ -69,12 +72,19 @@ class MeshCaster:
             self._tri = np.ascontiguousarray(mesh.triangles, dtype=np.float32)
             self._v0 = np.asarray(mesh.triangles[:, 0], dtype=float)
             _EmbreeTriangles(self._scene, self._tri)
+        elif engine == "numpy":
+            tri = np.asarray(mesh.triangles, dtype=float)
+            self._v0 = tri[:, 0]
+            self._e1 = tri[:, 1] - tri[:, 0]
+            self._e2 = tri[:, 2] - tri[:, 0]
         elif engine == "triangle":
             from trimesh.ray.ray_triangle import RayMeshIntersector
 
             self._intersector = RayMeshIntersector(mesh)
         else:
-            raise ValueError(f"unknown ray engine {engine!r}; expected auto, embree or triangle")
+            raise ValueError(
+                f"unknown ray engine {engine!r}; expected auto, embree, numpy or triangle"
+            )
 
     def hits(self, origin, direction, t_start: float, t_stop: float):
         """Hits with ``t_start <= t <= t_stop`` along ``origin + t·direction``.
@@ -117,6 +127,22 @@ class MeshCaster:
                 ok = np.abs(dn) > 1e-12
                 num = np.einsum("ij,ij->i", self._v0[faces] - np.asarray(origin, float), n)
                 t_arr = np.where(ok, num / np.where(ok, dn, 1.0), t_arr)
+        elif self.engine == "numpy":
+            t_arr, faces = _moller_trumbore(
+                self._v0,
+                self._e1,
+                self._e2,
+                np.asarray(origin, float),
+                np.asarray(direction, float),
+            )
+            keep = (t_arr >= t_start) & (t_arr <= t_stop)
+            t_arr, faces = t_arr[keep], faces[keep]
+            order = np.argsort(t_arr, kind="stable")
+            t_arr, faces = t_arr[order], faces[order]
+            # one hit per crossing: drop the twin of a hit on a shared edge or vertex
+            if len(t_arr) > 1:
+                keep = np.concatenate([[True], np.diff(t_arr) > _EPS])
+                t_arr, faces = t_arr[keep], faces[keep]
         else:
             o = np.asarray(origin, dtype=float).reshape(1, 3)
             d = np.asarray(direction, dtype=float).reshape(1, 3)
@@ -132,6 +158,22 @@ class MeshCaster:
         dots = self.normals[faces] @ np.asarray(direction, dtype=float) if len(faces) else []
         sign = np.sign(np.round(np.asarray(dots, dtype=float), 9)).astype(int)
         return t_arr, faces, sign
+
+
+def _moller_trumbore(v0, e1, e2, o, d):
+    """Every triangle a line ``o + t d`` crosses: (t, face index), vectorised over triangles."""
+    p = np.cross(d, e2)
+    det = np.einsum("ij,ij->i", e1, p)
+    ok = np.abs(det) > 1e-12
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    s = o - v0
+    u = np.einsum("ij,ij->i", s, p) * inv
+    q = np.cross(s, e1)
+    v = (q @ d) * inv
+    t = np.einsum("ij,ij->i", e2, q) * inv
+    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1)
+    idx = np.nonzero(hit)[0]
+    return t[idx], idx
 
 
 def inside_intervals(t, faces, sign, t_end: float):
