@@ -237,13 +237,17 @@ def click_distance_px(click_px: Sequence[float], triangles_px: np.ndarray) -> fl
 
 
 def grade_find_on_fluoro(
-    q: m.FindOnFluoro, click_px: Sequence[float] | None, target_px: np.ndarray
+    q: m.FindOnFluoro,
+    click_px: Sequence[float] | None,
+    target_px: np.ndarray,
+    names: dict[str, str] | None = None,
 ) -> Grade:
     """Right when the click falls on the target's projection, or within ``tolerance_px`` of it
     (a click exactly on the boundary counts)."""
+    names = names or {}
     tri = np.asarray(target_px, dtype=float).reshape(-1, 3, 2)
     centre = tri.reshape(-1, 2).mean(axis=0) if tri.size else np.array([np.nan, np.nan])
-    expected = " or ".join(q.target)
+    expected = " or ".join(names.get(t, t) for t in q.target)
     reveal = {"highlight": list(q.target), "point_px": [float(centre[0]), float(centre[1])]}
     if click_px is None:
         return Grade(
@@ -435,7 +439,7 @@ def grade(question: Any, response: Any, **context: Any) -> Grade:
     if isinstance(question, m.FindOnFluoro):
         if "target_px" not in context:
             raise ValidationError(f"{question.id}: grading a fluoroscopy click needs target_px")
-        return grade_find_on_fluoro(question, response, context["target_px"])
+        return grade_find_on_fluoro(question, response, context["target_px"], context.get("names"))
     if isinstance(question, m.ChooseLevel):
         return grade_choose_level(question, response)
     if isinstance(question, m.PlaceNeedle):

@@ -75,6 +75,8 @@ class ClickableImage(QLabel):
         self.setMinimumSize(256, 256)
         self._size = (0, 0)
         self.marker: tuple[float, float] | None = None
+        #: (n, 3, 2) image pixels drawn in translucent green (the right answer, after grading)
+        self.answer_triangles: np.ndarray | None = None
         self._pixmap: QPixmap | None = None
 
     def set_picture(self, picture: np.ndarray) -> None:
@@ -92,15 +94,24 @@ class ClickableImage(QLabel):
         if self._pixmap is None:
             return
         pm = self._pixmap.scaled(self.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation)
-        if self.marker is not None:
-            from PySide6.QtGui import QColor, QPainter, QPen
+        if self.marker is not None or self.answer_triangles is not None:
+            from PySide6.QtCore import QPointF
+            from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 
             p = QPainter(pm)
-            p.setPen(QPen(QColor(255, 60, 60), 2))
+            p.setRenderHint(QPainter.Antialiasing)
             s = pm.width() / max(1, self._size[0])
-            x, y = (self.marker[0] + 0.5) * s, (self.marker[1] + 0.5) * s
-            p.drawLine(int(x - 8), int(y), int(x + 8), int(y))
-            p.drawLine(int(x), int(y - 8), int(x), int(y + 8))
+            if self.answer_triangles is not None and len(self.answer_triangles):
+                p.setPen(Qt.NoPen)
+                p.setBrush(QColor(40, 200, 90, 110))
+                for tri in (self.answer_triangles + 0.5) * s:
+                    if np.all(np.isfinite(tri)):
+                        p.drawPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in tri]))
+            if self.marker is not None:
+                p.setPen(QPen(QColor(255, 60, 60), 2))
+                x, y = (self.marker[0] + 0.5) * s, (self.marker[1] + 0.5) * s
+                p.drawLine(int(x - 8), int(y), int(x + 8), int(y))
+                p.drawLine(int(x), int(y - 8), int(x), int(y + 8))
             p.end()
         self.setPixmap(pm)
 
@@ -204,6 +215,7 @@ class QuestionWidget(QWidget):
         self.level_box = self.number = self.pick_label = self.image = None
         self.click_px = None
         self.target_px = None
+        self.fluoro_pose = None
 
     def set_question(self, question, seed: Any = 0) -> None:
         self.question, self.seed = question, seed
@@ -382,8 +394,8 @@ class QuestionWidget(QWidget):
                 st = self.window.state
                 st.visible = st.visible | frozenset(e for e in expanded if e in anatomy.structures)
                 st.highlighted = frozenset(expanded)
-        if self.image is not None and g.reveal.get("point_px"):
-            self.image.marker = tuple(g.reveal["point_px"])
+        if self.image is not None and self.target_px is not None:
+            self.image.answer_triangles = self.target_px  # the trainee's click stays marked
             self.image._redraw()
 
 
