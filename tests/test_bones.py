@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -44,7 +46,7 @@ def test_sacrum_landmarks_run_down_the_bone(sacrum):
     lm = sacrum.landmarks
     assert lm["promontory"][1] < 0 and abs(lm["promontory"][2]) < 1e-9
     zs = [lm[f"s{i}_level"][2] for i in range(1, 6)]
-    assert all(a > b for a, b in zip(zs, zs[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(zs))
     tops = [lm[f"s{i}_top"][2] for i in range(1, 6)]
     assert all(t > c for t, c in zip(tops, zs, strict=True))
     # REF §7: hiatus apex at S4 (80 %) — between the S4 top and the S5 level
