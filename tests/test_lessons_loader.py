@@ -406,3 +406,50 @@ def test_every_shipped_file_passes_against_the_shipped_manifest():
     lib = loader.discover(data_dir("lessons"), default_catalog())
     assert not lib.broken, "\n".join(p.format() for e in lib.broken for p in e.problems)
     assert lib.lessons and lib.banks
+
+
+def _field_paths(text: str) -> list[tuple[str, int]]:
+    """Every mapping key of the document as (field path, line of the key)."""
+    import yaml
+
+    out: list[tuple[str, int]] = []
+
+    def walk(node, path):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                p = f"{path}.{k.value}" if path else k.value
+                out.append((p, k.start_mark.line + 1))
+                walk(v, p)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, f"{path}[{i}]")
+
+    walk(yaml.compose(text), "")
+    return out
+
+
+def _set_value(data, path: str, value):
+    import re
+
+    keys = [int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", path)]
+    for k in keys[:-1]:
+        data = data[k]
+    data[keys[-1]] = value
+
+
+@pytest.mark.parametrize(("path", "line"), _field_paths(VALID), ids=lambda x: str(x))
+def test_every_field_with_a_wrong_value_is_reported_where_it_is(tmp_path, catalog, path, line):
+    """Break every field of the valid lesson in turn (a nested list is wrong for all of them):
+    a problem names that field (or an element of it) and points into it."""
+    import yaml
+
+    data = yaml.safe_load(VALID)
+    _set_value(data, path, [[["bad"]]])
+    text = yaml.safe_dump(data, sort_keys=False)
+    probs = problems(tmp_path, text, catalog)
+    assert probs, path
+    hits = [p for p in probs if p.field == path or p.field.startswith((path + ".", path + "["))]
+    assert hits, f"{path}: " + "; ".join(p.format() for p in probs)
+    bad_line = next(ln for p_, ln in _field_paths(text) if p_ == path)
+    assert all(p.line >= bad_line for p in hits), [p.format() for p in hits]
+    assert all(p.message for p in hits)
