@@ -385,3 +385,81 @@ def test_fixed_needles_pass_the_l3_l4_window_without_bone(lessons, catalog):
         assert a.tip_tissue in ("csf", "fat") and a.tip_structure != "subcutaneous_fat", (
             f"{where}: tip in {a.tip_structure}"
         )
+
+
+# --- the questions can be answered -----------------------------------------------------------
+
+
+def _questions(lessons, kind):
+    return [
+        (f"{lessons[n].id}/{s.id}", s.question)
+        for n in IDS
+        for s in lessons[n].steps
+        if s.question is not None and s.question.type == kind
+    ]
+
+
+def test_numeric_answers_follow_their_sources(lessons):
+    """The keyed answers, recomputed by hand from the cited figures (REFERENCE §5, §11b)."""
+    from iddsanatomy.quiz.grading import grade_numeric
+
+    by_id = {q.id: q for _, q in _questions(lessons, "numeric")}
+    ravi_bmi35_mm = 17.7966 + 0.9777 * 35  # Ravi 2011 regression
+    assert grade_numeric(by_id["q-ravi-depth"], ravi_bmi35_mm).correct
+    assert not grade_numeric(by_id["q-ravi-depth"], 17.7966 + 0.9777 * 40).correct
+    assert grade_numeric(by_id["q-window-height"], 11.1).correct  # Sakçı 2018, L5
+    assert not grade_numeric(by_id["q-window-height"], 14.0).correct  # that is L2
+
+
+@pytest.fixture(scope="module")
+def anatomy():
+    from iddsanatomy.anatomy import load_anatomy
+
+    return load_anatomy(coarse=False)
+
+
+def test_place_needle_items_have_a_passing_answer(lessons, anatomy, catalog):
+    """A paramedian needle by the textbook (Miller's) reaches the goal; a steep midline needle
+    that meets bone does not."""
+    from iddsanatomy.needle import analysis as an
+    from iddsanatomy.quiz.grading import grade_place_needle, outcome_from_analysis
+
+    items = _questions(lessons, "place_needle")
+    assert items
+    for where, q in items:
+        level = q.goal.levels[0]
+        pose = an.paramedian_pose(anatomy, level, "left")
+        result = None
+        for tenths in range(300, 900, 5):  # advance until the goal's space is reached
+            a = an.analyse(anatomy, pose.with_depth(tenths / 10))
+            if a.blocked or a.tip_tissue == "neural":
+                break
+            if (q.goal.space == "intrathecal" and a.intrathecal) or (
+                q.goal.space == "epidural" and a.in_epidural_space
+            ):
+                result = a
+                break
+        assert result is not None, f"{where}: the textbook paramedian needle never reaches the goal"
+        assert grade_place_needle(q, outcome_from_analysis(result), catalog).correct, where
+        steep = an.pose_at_skin(anatomy, pose.entry_lps, -30.0, 0.0, reference="posterior")
+        bad = an.analyse(anatomy, steep.with_depth(80.0))
+        assert not grade_place_needle(q, outcome_from_analysis(bad), catalog).correct, where
+
+
+def test_fluoro_targets_are_in_the_field(lessons, anatomy):
+    """Every find-on-fluoroscopy target projects inside the image of the item's C-arm pose."""
+    from iddsanatomy.fluoro import pose as fp
+    from iddsanatomy.quiz.grading import project_target
+
+    items = _questions(lessons, "find_on_fluoro")
+    assert len(items) >= 5
+    for where, q in items:
+        pose = q.carm.build(anatomy)  # as the lesson runner centres it on the level
+        assert isinstance(pose, fp.CArmPose), where
+        tri = project_target(anatomy, q, pose).reshape(-1, 2)
+        assert len(tri), f"{where}: the target has no geometry"
+        col, row = tri.mean(axis=0)
+        margin = 0.1 * pose.pixels
+        assert margin < col < pose.pixels - margin and margin < row < pose.pixels - margin, (
+            f"{where}: target centre at ({col:.0f}, {row:.0f}) px, outside the field"
+        )
