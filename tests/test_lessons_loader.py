@@ -453,3 +453,24 @@ def test_every_field_with_a_wrong_value_is_reported_where_it_is(tmp_path, catalo
     bad_line = next(ln for p_, ln in _field_paths(text) if p_ == path)
     assert all(p.line >= bad_line for p in hits), [p.format() for p in hits]
     assert all(p.message for p in hits)
+
+
+def _bank_text() -> str:
+    from iddsanatomy.paths import data_dir
+
+    return (data_dir("lessons") / "banks" / "example_bank.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("path", "line"), _field_paths(_bank_text()), ids=lambda x: str(x))
+def test_every_bank_field_with_a_wrong_value_is_reported(tmp_path, catalog, path, line):
+    """The same for the example bank, which has one question of every type."""
+    import yaml
+
+    data = yaml.safe_load(_bank_text())
+    _set_value(data, path, [[["bad"]]])
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    probs = problems(tmp_path, text, catalog)
+    hits = [p for p in probs if p.field == path or p.field.startswith((path + ".", path + "["))]
+    assert hits, f"{path}: " + "; ".join(p.format() for p in probs)
+    key_line = next(ln for p_, ln in _field_paths(text) if p_ == path)
+    assert all(p.line >= key_line for p in hits), [p.format() for p in hits]

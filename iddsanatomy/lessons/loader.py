@@ -439,6 +439,37 @@ def _looks_like_tag(key: Any) -> bool:
     )
 
 
+def _doc_loc(root: yaml.Node | None, loc: Sequence[Any]) -> tuple:
+    """``loc`` without the union-branch tags pydantic adds: an element that is a key (or index)
+    of the document where it stands is kept, whatever it looks like (``L2-L3`` in a map)."""
+    node = root
+    out: list[Any] = []
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            hit = next(
+                (
+                    v
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(key)
+                ),
+                None,
+            )
+            if hit is not None:
+                out.append(key)
+                node = hit
+                continue
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            if 0 <= key < len(node.value):
+                out.append(key)
+                node = node.value[key]
+                continue
+        if _looks_like_tag(key):
+            continue
+        out.append(key)  # a missing field, or below a value that is not a mapping
+        node = None
+    return tuple(out)
+
+
 def _key_node(root: yaml.Node | None, loc: Sequence[Any]) -> yaml.Node | None:
     parent, _ = _node_at(root, loc[:-1])
     if isinstance(parent, yaml.MappingNode):
@@ -495,7 +526,7 @@ def problems_from_validation(
     for err in errors:
         loc = tuple(err["loc"])
         etype = err["type"]
-        doc_loc = tuple(k for k in loc if not _looks_like_tag(k))
+        doc_loc = _doc_loc(root, loc)
         _parent, fname, finfo, _ann, _types = _walk_model(model, loc)
         value = err.get("input")
         if etype == "extra_forbidden":
