@@ -194,3 +194,36 @@ def test_new_patient_recentres_the_carm(qtbot, setup, tmp_path):
     w.set_anatomy(moved)
     assert w.state.carm.centre_lps == (0.0, 0.0, -45.0)
     assert np.isfinite(w.state.carm.centre_lps).all()
+
+
+def test_corrupt_progress_file_is_announced_and_the_panel_works(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from iddsanatomy.quiz.store import ProgressStore
+    from iddsanatomy.ui.lesson_panel import LessonPanel
+    from iddsanatomy.ui.main_window import MainWindow
+
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(LESSON, encoding="utf-8")
+    db = tmp_path / "progress.sqlite3"
+    db.write_bytes(b"garbage" * 500)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(anatomy=make_anatomy(), settings=settings, optional_panels=False)
+    store = ProgressStore(db)
+    panel = LessonPanel(w, folder=folder, store=store)
+    try:
+        assert not panel.notice.isHidden() and "moved to" in panel.notice.text()
+        panel.open_lesson("gui-lesson")
+        panel.next()
+        assert store.lesson_progress(trainee_of(w))["gui-lesson"]["step_index"] == 1
+    finally:
+        panel.shutdown()
+        w.close()
+        store.close()
+
+
+def trainee_of(w):
+    from iddsanatomy.ui.quiz_panel import trainee_name
+
+    return trainee_name(w)
