@@ -296,3 +296,48 @@ def test_draw_is_seeded_without_replacement():
     assert d == grading.draw(items, 4, seed="class-1") and len(set(d)) == 4
     with pytest.raises(ValidationError, match="cannot draw 11"):
         grading.draw(items, 11, seed=0)
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    from iddsanatomy.needle.phantom import build_phantom
+
+    return build_phantom()
+
+
+@pytest.mark.parametrize(
+    ("entry_x", "depth_mm", "space", "correct"),
+    [
+        (0.0, 60.0, "intrathecal", True),  # csf lies 55–66 mm deep in the phantom
+        (0.0, 52.0, "epidural", False),  # epidural fat 50–54 mm
+        (0.0, 75.0, "intrathecal", True),  # among the cauda equina roots, inside the sac
+    ],
+)
+def test_place_needle_through_the_needle_analysis(phantom, entry_x, depth_mm, space, correct):
+    """Grading a placement through the needle module's own analysis of its box phantom, whose
+    layer depths are known by hand (needle/phantom.py docstring)."""
+    from iddsanatomy.needle import NeedlePose, analyse
+
+    anatomy = phantom
+    pose = NeedlePose(
+        entry_lps=(entry_x, 0.0, -22.0),
+        direction=(0.0, -1.0, 0.0),
+        depth_mm=depth_mm,
+        needle_type="spinal-22G-pencil-point-90",
+    )
+    outcome = grading.outcome_from_analysis(analyse(anatomy, pose), redirections=0)
+    q = needle_q().model_copy(update={"goal": needle_q().goal.model_copy(update={"avoid": []})})
+    assert outcome.space == space and outcome.interspace == "L3-L4"
+    assert not outcome.bone_contact
+    assert grade(q, outcome).correct is correct
+
+
+def test_place_needle_on_the_lamina_touches_bone(phantom):
+    from iddsanatomy.needle import NeedlePose, analyse
+
+    anatomy = phantom
+    # 10 mm left of the midline at the level of L3's lamina (x 1–20, y -45…-50, z -10…10)
+    pose = NeedlePose(entry_lps=(10.0, 0.0, 0.0), direction=(0.0, -1.0, 0.0), depth_mm=60.0)
+    outcome = grading.outcome_from_analysis(analyse(anatomy, pose))
+    assert outcome.bone_contact
+    assert not grade(needle_q(), outcome).correct
