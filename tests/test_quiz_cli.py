@@ -61,7 +61,7 @@ def test_export_summary_round_trip(tmp_path, capsys):
     assert depth["share_right"] == 0.5  # 5.5 and 5.9 within 0.5 of 5.7
     assert sorted(w["response"] for w in depth["common_wrong"]) == ["4.0", "7.0"]
 
-    assert main(["results", "summary", *map(str, exports)]) == 0
+    assert main(["results", "summary", *map(str, exports), str(exports[0])]) == 0  # one twice
     text = capsys.readouterr().out
     assert text.splitlines()[0] == "8 answers from 4 trainees, 2 questions (hardest first)"
     assert text.splitlines()[2].startswith("bank/conus")  # hardest first
@@ -77,3 +77,14 @@ def test_summary_refuses_a_file_that_is_not_an_export(tmp_path, capsys):
 def test_export_to_stdout_from_empty_store(tmp_path, capsys):
     assert main(["results", "export", "--db", str(tmp_path / "e.sqlite3")]) == 0
     assert capsys.readouterr().out.startswith("trainee,attempt_id,")
+
+
+def test_summary_reads_a_csv_saved_by_a_spreadsheet_with_a_bom(tmp_path, capsys):
+    db = _trainee_db(tmp_path, "eve", ["a", 5.7])
+    out = tmp_path / "eve.csv"
+    assert main(["results", "export", "--db", str(db), "--out", str(out)]) == 0
+    out.write_bytes(b"\xef\xbb\xbf" + out.read_bytes())
+    capsys.readouterr()
+    assert main(["results", "summary", str(out), "--format", "json"]) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    assert {d["question_id"]: d["share_right"] for d in items} == {"conus": 1.0, "depth": 1.0}

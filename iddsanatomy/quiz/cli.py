@@ -107,7 +107,7 @@ def _export(args) -> int:
 def read_export(path: Path) -> list[dict[str, Any]]:
     """Rows of one export file (CSV or JSON), with ``response`` decoded and types restored."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet may add a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise IddsError(f"cannot read {path}: {exc}") from None
     rows: list[dict[str, Any]]
@@ -173,8 +173,20 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _summary(args) -> int:
     rows: list[dict[str, Any]] = []
+    seen: set[tuple] = set()
     for f in args.files:
-        rows.extend(read_export(f))
+        for r in read_export(f):
+            # the same answer in two files (an export given twice) counts once
+            key = (
+                r.get("trainee"),
+                str(r.get("attempt_id")),
+                str(r.get("position")),
+                r.get("question_id"),
+                r.get("answered_at"),
+            )
+            if key not in seen:
+                seen.add(key)
+                rows.append(r)
     table = summarise(rows)
     if args.format == "json":
         sys.stdout.write(json.dumps({"items": table}, indent=1, ensure_ascii=False) + "\n")
