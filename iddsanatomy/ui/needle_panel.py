@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QKeySequence, QPainter, QPen, QPolygonF, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -48,6 +48,7 @@ TISSUE_RGB = {
 INTERSPACES = ("T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1")
 APPROACHES = ("midline", "paramedian left", "paramedian right")
 STEP_MM = (0.5, 1.0, 2.0, 5.0)
+MOVING_MS = 300  # after the last step, back to full detail
 _BANNER = (
     "QLabel {{ background: {bg}; color: white; font-weight: bold; font-size: 14px; "
     "padding: 8px; border-radius: 4px; }}"
@@ -190,6 +191,11 @@ class NeedlePanel(QWidget):
         self.analysis = None
         self._external = None  # a pose someone else (a lesson) set
         self._updating = False
+        # while the needle moves, the 3D view draws coarse meshes (as when the camera moves)
+        self._moving = QTimer(self)
+        self._moving.setSingleShot(True)
+        self._moving.setInterval(MOVING_MS)
+        self._moving.timeout.connect(self._on_moving_stopped)
         self._build()
         self._connect_state()
         self._on_needle_mode_changed()
@@ -438,6 +444,7 @@ class NeedlePanel(QWidget):
         except IddsError as exc:
             self._error("Cannot move the needle", exc)
             return False
+        self._begin_moving()
         self._publish()
         return True
 
@@ -501,6 +508,22 @@ class NeedlePanel(QWidget):
     # ------------------------------------------------------------------ state
     def _read_only(self) -> bool:
         return self.state.needle_mode == "fixed"
+
+    def _begin_moving(self) -> None:
+        renderer = getattr(self.window, "renderer", None)
+        begin = getattr(renderer, "begin_interaction", None)
+        if callable(begin):
+            begin()
+            self._moving.start()
+
+    def _on_moving_stopped(self) -> None:
+        renderer = getattr(self.window, "renderer", None)
+        end = getattr(renderer, "end_interaction", None)
+        if callable(end):
+            end()
+            plotter = getattr(self.window, "plotter", None)
+            if plotter is not None:
+                plotter.update()
 
     def _publish(self) -> None:
         """Give the scene the session's pose (a new object) and show the analysis."""
