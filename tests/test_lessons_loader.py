@@ -474,3 +474,15 @@ def test_every_bank_field_with_a_wrong_value_is_reported(tmp_path, catalog, path
     assert hits, f"{path}: " + "; ".join(p.format() for p in probs)
     key_line = next(ln for p_, ln in _field_paths(text) if p_ == path)
     assert all(p.line >= key_line for p in hits), [p.format() for p in hits]
+
+
+def test_duplicate_question_id_across_steps_is_located(tmp_path, catalog):
+    text = VALID.replace(
+        "      needle: trainee\n",
+        "      needle: trainee\n    question: {id: q1, type: identify, prompt: p, answer: L3}\n",
+    )
+    (p,) = problems(tmp_path, text, catalog)
+    first = line_of(text, "question: {id: q1")
+    assert p.field == "steps[1].question.id"
+    assert f"used twice (first on line {first})" in p.message
+    assert p.line == line_of(text, "      id: q1")

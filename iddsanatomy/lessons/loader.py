@@ -593,52 +593,38 @@ def _semantic_problems(data: dict, root: yaml.Node | None, file: str) -> list[Pr
     """Duplicate step ids and question ids (pydantic sees one item at a time)."""
     out: list[Problem] = []
 
-    def dupes(items: Any, base: tuple, what: str, ids_seen: dict[str, tuple]) -> None:
-        if not isinstance(items, list):
-            return
-        for i, item in enumerate(items):
-            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                sid = item["id"]
-                loc = (*base, i, "id")
-                if sid in ids_seen:
-                    node, _ = _node_at(root, loc)
-                    first_node, _ = _node_at(root, ids_seen[sid])
-                    out.append(
-                        Problem(
-                            file,
-                            *_mark(node),
-                            _loc_text(loc),
-                            f"the {what} id {sid!r} is used twice (first on line "
-                            f"{_mark(first_node)[0]})",
-                            f"a unique {what} id",
-                            f"id: {sid}-2",
-                        )
-                    )
-                else:
-                    ids_seen[sid] = loc
+    def dupes(items: list[tuple[Any, tuple]], what: str) -> None:
+        first: dict[str, tuple] = {}
+        for item, base in items:
+            if not (isinstance(item, dict) and isinstance(item.get("id"), str)):
+                continue
+            sid, loc = item["id"], (*base, "id")
+            if sid not in first:
+                first[sid] = loc
+                continue
+            node, _ = _node_at(root, loc)
+            first_line = _mark(_node_at(root, first[sid])[0])[0]
+            out.append(
+                Problem(
+                    file,
+                    *_mark(node),
+                    _loc_text(loc),
+                    f"the {what} id {sid!r} is used twice (first on line {first_line})",
+                    f"a unique {what} id",
+                    f"id: {sid}-2",
+                )
+            )
 
-    dupes(data.get("steps"), ("steps",), "step", {})
-    qids: dict[str, tuple] = {}
-    if isinstance(data.get("steps"), list):
-        for i, step in enumerate(data["steps"]):
-            if isinstance(step, dict) and isinstance(step.get("question"), dict):
-                dupes([step["question"]], ("steps", i, "question"), "question", qids)
-    # fix locs for inline questions: they are not in a list; rebuild with the right loc
-    out = [
-        p
-        if ".question[0]" not in p.field
-        else Problem(
-            p.file,
-            p.line,
-            p.column,
-            p.field.replace(".question[0]", ".question"),
-            p.message,
-            p.expected,
-            p.example,
-        )
-        for p in out
+    steps = data.get("steps") if isinstance(data.get("steps"), list) else []
+    dupes([(s, ("steps", i)) for i, s in enumerate(steps)], "step")
+    questions = [
+        (s["question"], ("steps", i, "question"))
+        for i, s in enumerate(steps)
+        if isinstance(s, dict) and isinstance(s.get("question"), dict)
     ]
-    dupes(data.get("questions"), ("questions",), "question", qids)
+    if isinstance(data.get("questions"), list):
+        questions += [(q, ("questions", i)) for i, q in enumerate(data["questions"])]
+    dupes(questions, "question")
     return out
 
 
