@@ -227,3 +227,21 @@ def trainee_of(w):
     from iddsanatomy.ui.quiz_panel import trainee_name
 
     return trainee_name(w)
+
+
+def test_the_guides_example_lesson_plays_in_the_app(qtbot, setup):
+    """lessons/README.md's example (a fluoro step, a variant, a question) plays in the panel."""
+    import re
+
+    from iddsanatomy.paths import data_dir
+
+    w, panel, folder, _store = setup
+    guide = (data_dir("lessons") / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## A complete small lesson.*?```yaml\n(.*?)```", guide, re.S).group(1)
+    (folder / "c_guide.yaml").write_text(block, encoding="utf-8")
+    panel.refresh_library()
+    panel.open_lesson("level-counting", step=0)
+    assert w.state.fluoro_open and w.state.carm.level == "L1"
+    panel.next()
+    assert w.state.variant.rib12 == "short" and panel.question.isVisible()
+    assert panel.runner.finished
