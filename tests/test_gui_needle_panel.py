@@ -115,6 +115,18 @@ def test_fixed_needle_from_a_lesson_is_read_only(panel, window):
     assert panel.step(+1) is False
 
 
+def test_entry_from_a_landmark_offset(panel, window):
+    # "1 cm lateral (left) and 1 cm caudal to the L3 spinous tip" (0, -25, -3) → skin y = 0
+    panel.approach_combo.setCurrentText("from a landmark")
+    assert panel.landmark_box.isVisible()
+    panel.landmark_combo.setCurrentIndex(panel.landmark_combo.findData("L3.spinous_tip"))
+    panel.lateral_spin.setValue(10)
+    panel.side_combo.setCurrentText("left")
+    panel.caudal_spin.setValue(10)
+    assert panel.place_needle()
+    assert window.state.needle.entry_lps == pytest.approx((10, 0, -13))
+
+
 def test_bad_input_shows_an_error_and_changes_nothing(panel, window):
     panel.place_needle()
     _advance_to(panel, 10)
@@ -148,4 +160,21 @@ def test_panel_in_the_main_window_drives_the_renderer(qtbot, tmp_path):
     assert "catheter" in w.renderer._instrument_actors
     qtbot.wait(100)
     w.grab().save("/tmp/needle_window.png")
+    # click on the back to choose the entry: the view ray under the mouse meets the skin there
+    from PySide6.QtCore import QPoint, Qt
+
+    from iddsanatomy.render.picking import project_to_display
+
+    w.set_view("posterior")
+    qtbot.wait(400)  # the camera transition
+    panel.approach_combo.setCurrentText("click on the skin")
+    x, y = project_to_display(w.plotter, (6.0, 0.0, -20.0))
+    dpr = w.plotter.devicePixelRatioF()
+    pos = QPoint(round(x / dpr), round(w.plotter.height() - 1 - y / dpr))
+    qtbot.mouseClick(w.plotter, Qt.LeftButton, pos=pos)
+    entry = w.state.needle.entry_lps
+    assert w.state.needle.depth_mm == 0
+    assert entry[1] == pytest.approx(0.0, abs=1e-6)  # on the skin surface
+    assert entry[0] == pytest.approx(6.0, abs=1.5) and entry[2] == pytest.approx(-20.0, abs=1.5)
+    assert w.state.needle.side == "left"
     w.close()

@@ -46,7 +46,15 @@ TISSUE_RGB = {
     "none": (0.75, 0.75, 0.75),
 }
 INTERSPACES = ("T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1")
-APPROACHES = ("midline", "paramedian left", "paramedian right")
+INTERSPACES_ORDER = {lv: i for i, lv in enumerate(("T12", "L1", "L2", "L3", "L4", "L5", "S1"))}
+APPROACHES = (
+    "midline",
+    "paramedian left",
+    "paramedian right",
+    "from a landmark",
+    "click on the skin",
+)
+CLICK_SLOP_PX = 4
 STEP_MM = (0.5, 1.0, 2.0, 5.0)
 MOVING_MS = 300  # after the last step, back to full detail
 _BANNER = (
@@ -229,9 +237,37 @@ class NeedlePanel(QWidget):
         self.approach_combo = QComboBox()
         self.approach_combo.addItems(list(APPROACHES))
         form.addRow("Approach", self.approach_combo)
+        # "from a landmark": 1 cm lateral and 1 cm caudal to the L3 spinous tip, and so on
+        self.landmark_box = QWidget()
+        lrow = QFormLayout(self.landmark_box)
+        lrow.setContentsMargins(0, 0, 0, 0)
+        self.landmark_combo = QComboBox()
+        self._fill_landmarks()
+        lrow.addRow("Landmark", self.landmark_combo)
+        self.lateral_spin = QDoubleSpinBox()
+        self.lateral_spin.setRange(0, 60)
+        self.lateral_spin.setValue(10)
+        self.lateral_spin.setSuffix(" mm lateral")
+        self.side_combo = QComboBox()
+        self.side_combo.addItems(["left", "right"])
+        side_row = QHBoxLayout()
+        side_row.addWidget(self.lateral_spin)
+        side_row.addWidget(self.side_combo)
+        lrow.addRow("Offset", side_row)
+        self.caudal_spin = QDoubleSpinBox()
+        self.caudal_spin.setRange(-60, 60)
+        self.caudal_spin.setValue(10)
+        self.caudal_spin.setSuffix(" mm caudal")
+        lrow.addRow("", self.caudal_spin)
+        form.addRow(self.landmark_box)
         self.place_button = QPushButton("Place needle on the skin")
+        self.place_button.setToolTip(
+            "Depth 0 at the entry; then advance with ] and withdraw with ["
+        )
         form.addRow(self.place_button)
         outer.addWidget(plan)
+        self.approach_combo.currentIndexChanged.connect(self._on_approach_changed)
+        self._on_approach_changed()
 
         steer = QGroupBox("Direction and depth")
         sform = QFormLayout(steer)
@@ -382,6 +418,9 @@ class NeedlePanel(QWidget):
                 pass
 
     def closeEvent(self, event) -> None:
+        plotter = getattr(self.window, "plotter", None)
+        if plotter is not None:
+            plotter.removeEventFilter(self)
         self.disconnect_state()
         super().closeEvent(event)
 
@@ -407,27 +446,144 @@ class NeedlePanel(QWidget):
             self.session.on_event(self._on_session_event)
         return self.session
 
+    def _fill_landmarks(self) -> None:
+        self.landmark_combo.clear()
+        names = sorted(
+            (k for k in self.anatomy.landmarks_lps if k.endswith(".spinous_tip")),
+            key=lambda k: INTERSPACES_ORDER.get(k.split(".")[0], 99),
+        )
+        for k in names:
+            self.landmark_combo.addItem(f"{k.split('.')[0]} spinous tip", k)
+        i = self.landmark_combo.findData("L3.spinous_tip")
+        if i >= 0:
+            self.landmark_combo.setCurrentIndex(i)
+
+    def _on_approach_changed(self, *_):
+        approach = self.approach_combo.currentText()
+        self.landmark_box.setVisible(approach == "from a landmark")
+        clicking = approach == "click on the skin"
+        self.place_button.setCheckable(clicking)
+        self.place_button.setChecked(False)
+        self.place_button.setText(
+            "Click the skin in the 3D view…" if clicking else "Place needle on the skin"
+        )
+        plotter = getattr(self.window, "plotter", None)
+        if plotter is not None:
+            if clicking:
+                plotter.installEventFilter(self)
+            else:
+                plotter.removeEventFilter(self)
+
     def place_needle(self) -> bool:
         """Place the needle for the chosen approach and interspace (depth 0)."""
         from iddsanatomy import needle as nd
 
         approach = self.approach_combo.currentText()
+        if approach == "click on the skin":
+            self._status("Click the patient's back in the 3D view to choose the entry point.")
+            return False
         interspace = self.interspace_combo.currentText()
         needle = self.needle_combo.currentData()
         try:
             if approach == "midline":
                 pose = nd.midline_pose(self.anatomy, interspace, needle=needle)
+            elif approach == "from a landmark":
+                lateral = self.lateral_spin.value()
+                side = self.side_combo.currentText()
+                pose = nd.pose_from_landmark(
+                    self.anatomy,
+                    str(self.landmark_combo.currentData()),
+                    lateral,
+                    self.caudal_spin.value(),
+                    side,
+                    needle=needle,
+                )
             else:
                 side = approach.split()[-1]
                 pose = nd.paramedian_pose(self.anatomy, interspace, side, needle=needle)
-            session = self._ensure_session()
-            session.place(pose)
+        except (IddsError, KeyError) as exc:
+            self._error("Cannot place the needle", exc)
+            return False
+        return self.place_pose(pose)
+
+    def place_pose(self, pose) -> bool:
+        """Start the needle at ``pose`` (validated; on error nothing changes)."""
+        try:
+            self._ensure_session().place(pose)
         except (IddsError, KeyError) as exc:
             self._error("Cannot place the needle", exc)
             return False
         self._sync_angles()
         self._publish()
         return True
+
+    def place_at_widget_pos(self, pos) -> bool:
+        """Place the needle where the view ray under ``pos`` (a point of the 3D view) meets the
+        skin, aimed straight in (anterior) with the current angles."""
+        import numpy as np
+
+        from iddsanatomy import needle as nd
+
+        w = self.window
+        try:
+            x, y = w.widget_to_display(pos)
+            hit = w.picker.pick(x, y)
+        except Exception as exc:  # picking must never break the panel
+            self._error("Cannot pick", exc)
+            return False
+        if hit is None:
+            self._status("Nothing under the mouse: click on the patient's back.")
+            return False
+        an = nd.analyser_for(self.anatomy)
+        camera = np.asarray(w.plotter.camera_position[0], dtype=float)
+        ray = np.asarray(hit.point_lps, dtype=float) - camera
+        entry = an.first_hit("skin", camera, ray / np.linalg.norm(ray))
+        if entry is None:
+            self._status("That is not on the back: click on the patient's back.")
+            return False
+        midline = float(
+            np.mean(
+                [v[0] for k, v in self.anatomy.landmarks_lps.items() if k.endswith(".spinous_tip")]
+                or [0.0]
+            )
+        )
+        dx = entry[0] - midline
+        side = None if abs(dx) < 3.0 else ("left" if dx > 0 else "right")
+        medial = self.medial_spin.value() if side else 0.0
+        try:
+            pose = nd.pose_at_skin(
+                self.anatomy,
+                entry,
+                self.cephalad_spin.value(),
+                medial,
+                needle=self.needle_combo.currentData(),
+                side=side,
+            )
+        except IddsError as exc:
+            self._error("Cannot place the needle", exc)
+            return False
+        return self.place_pose(pose)
+
+    def eventFilter(self, obj, event):
+        from PySide6.QtCore import QEvent
+
+        if self.approach_combo.currentText() == "click on the skin" and not self._read_only():
+            et = event.type()
+            if et == QEvent.MouseButtonPress and event.button() == Qt.LeftButton:
+                self._press_pos = event.position().toPoint()
+            elif et == QEvent.MouseButtonRelease and event.button() == Qt.LeftButton:
+                start = getattr(self, "_press_pos", None)
+                pos = event.position().toPoint()
+                if start is not None and (pos - start).manhattanLength() <= CLICK_SLOP_PX:
+                    self.place_at_widget_pos(pos)
+                self._press_pos = None
+        return False
+
+    def _status(self, text: str) -> None:
+        self.readout.setText(text)
+        bar = getattr(self.window, "statusBar", None)
+        if callable(bar):
+            bar().showMessage(text, 6000)
 
     def step(self, sign: int) -> bool:
         """Advance (+1) or withdraw (-1) by the chosen step."""
@@ -574,6 +730,7 @@ class NeedlePanel(QWidget):
             self.medial_spin,
             self.needle_combo,
             self.approach_combo,
+            self.landmark_box,
             self.thread_button,
         ):
             w.setEnabled(not fixed)
@@ -583,6 +740,7 @@ class NeedlePanel(QWidget):
         self.anatomy = anatomy if anatomy is not None else self.window.anatomy
         self.session = None
         self.events_list.clear()
+        self._fill_landmarks()
         self._updating = True
         try:
             self.state.catheter = None
