@@ -42,6 +42,7 @@ EVENT_KINDS = (
     "csf",  # the tip is in CSF: intrathecal
     "neural_contact",  # root, cauda equina, conus or cord: critical
     "bone_contact",  # the needle met bone and stops
+    "scar",  # scar tissue of previous surgery: atypical anatomy
 )
 
 #: Neural structures whose contact is critical (the filum terminale is fibrous: a warning).
@@ -601,6 +602,19 @@ class NeedleAnalyser:
                         c.structure_id,
                         "info",
                         f"CSF at {d:.1f} mm: the tip is intrathecal.",
+                    )
+                )
+            if c.tissue == "scar" and "scar" not in seen:
+                seen.add("scar")
+                ev.append(
+                    NeedleEvent(
+                        "scar",
+                        d,
+                        c.structure_id,
+                        "warning",
+                        # CURRICULUM: avoid operated levels, the anatomy there is atypical
+                        f"Scar tissue at {d:.1f} mm: an operated level — the anatomy here is "
+                        "atypical and the epidural space may be scarred.",
                     )
                 )
             if c.tissue == "neural":
