@@ -18,7 +18,8 @@ def _anatomy():
 def measure(anatomy=None, quick: bool = False) -> dict:
     """Medians (ms) of DRRs of ``anatomy`` (default: the shipped one) at 512² and 256².
 
-    Returns a dict: ``upload_ms``, ``drr512_ms``, ``drr256_ms``, spreads, ``triangles``,
+    Returns a dict: ``upload_ms`` (first shot: simplification, upload), ``drr512_ms``,
+    ``drr256_ms`` (wall-clock medians) with their samples, CPU-time samples, ``triangles``,
     ``renderer``.
     """
     import statistics
@@ -51,6 +52,14 @@ def measure(anatomy=None, quick: bool = False) -> dict:
         samples = timings_ms(shot, repeat=repeat, warmup=3)
         out[f"drr{n}_ms"] = statistics.median(samples)
         out[f"drr{n}_samples"] = samples
+        # CPU time (all of llvmpipe's threads) per shot: less sensitive than wall time to other
+        # processes competing for this machine's two cores
+        cpu = []
+        for _ in range(repeat):
+            t0 = time.process_time()
+            shot()
+            cpu.append((time.process_time() - t0) * 1000)
+        out[f"drr{n}_cpu_samples"] = cpu
     key = next(k for k in r._scenes if isinstance(k, tuple) and k[0] == id(anatomy))
     out["triangles"] = r._scenes[key].n_triangles
     return out

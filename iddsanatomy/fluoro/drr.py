@@ -101,6 +101,8 @@ class Layer:
 #: "live" (256² and below) is about half a 256² pixel (0.73 mm). Triangle count, not pixels,
 #: bounds the speed of the software rasteriser.
 DETAIL_TOLERANCE_MM = {"full": 0.08, "live": 0.4}
+#: The cancellous core's surface (inside the cortex) is simplified to at least this (mm).
+CORE_TOLERANCE_MM = 0.25
 #: Soft tissues are smooth and differ from water by a few per cent: simplified to at least this.
 SOFT_TOLERANCE_MM = 0.5
 _SHARP_TISSUES = ("bone", "metal")
@@ -250,11 +252,13 @@ def anatomy_layers(
             continue
         layers.append(_layer(sid, mesh, dmu))
         if tissue == "bone" and cortex_mm > 0:
+            # the inner (endosteal) surface only bounds the cancellous core: coarser is enough
+            core = simplified(full_mesh, max(tolerance_mm, CORE_TOLERANCE_MM))
             layers.append(
                 Layer(
                     f"{sid}.cancellous",
-                    inward_offset(mesh, cortex_mm),
-                    np.asarray(mesh.faces),
+                    inward_offset(core, cortex_mm),
+                    np.asarray(core.faces),
                     att.MU_CANCELLOUS - att.MU_CORTICAL,
                 )
             )
@@ -335,6 +339,26 @@ def clip_from_lps(pose: CArmPose) -> np.ndarray:
     return m
 
 
+#: Edge (mm) of the grid cells that split a layer's triangles into chunks for frustum culling.
+CHUNK_MM = 40.0
+
+
+def _chunks(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Faces reordered by grid cell of their centroid, and the (start, stop) face range of each
+    cell. A chunk wholly outside the field can be skipped even when its layer is not: no ray
+    through a pixel centre meets it, so the crossings that remain still pair up."""
+    if len(faces) == 0:
+        return faces, []
+    centroids = vertices[faces].mean(axis=1)
+    cell = np.floor((centroids - centroids.min(axis=0)) / CHUNK_MM).astype(np.int64)
+    key = (cell[:, 0] * 1000 + cell[:, 1]) * 1000 + cell[:, 2]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.r_[0, np.nonzero(np.diff(key))[0] + 1]
+    stops = np.r_[starts[1:], len(key)]
+    return faces[order], list(zip(starts.tolist(), stops.tolist(), strict=True))
+
+
 class _Scene:
     """GPU buffers of a set of layers (one interleaved vertex buffer, one index buffer)."""
 
@@ -346,21 +370,33 @@ class _Scene:
         if not layers:
             return
         verts, idx, off, first = [], [], 0, 0
-        # per layer: first index, index count, bounding-box corners (for frustum culling)
-        self.ranges: list[tuple[int, int, np.ndarray]] = []
+        # index ranges (first, count) of spatial chunks of each layer, with their bounding-box
+        # corners, for frustum culling
+        ranges, corners = [], []
         for layer in layers:
             v = np.asarray(layer.vertices, dtype=np.float32)
             f = np.asarray(layer.faces, dtype=np.int64)
             verts.append(np.c_[v, np.full(len(v), layer.dmu, dtype=np.float32)])
-            idx.append((f + off).astype(np.uint32))
+            f_sorted, chunks = _chunks(v, f)
+            idx.append((f_sorted + off).astype(np.uint32))
+            for start, stop in chunks:
+                tri = v[f_sorted[start:stop]].reshape(-1, 3)
+                lo, hi = tri.min(axis=0), tri.max(axis=0)
+                ranges.append((first + 3 * start, 3 * (stop - start)))
+                corners.append(
+                    np.array(
+                        [
+                            [x, y, z]
+                            for x in (lo[0], hi[0])
+                            for y in (lo[1], hi[1])
+                            for z in (lo[2], hi[2])
+                        ]
+                    )
+                )
             off += len(v)
-            lo, hi = v.min(axis=0), v.max(axis=0)
-            corners = np.array(
-                [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])],
-                dtype=float,
-            )
-            self.ranges.append((first, 3 * len(f), corners))
             first += 3 * len(f)
+        self.ranges = np.array(ranges, dtype=np.int64).reshape(-1, 2)
+        self.corners = np.array(corners, dtype=float).reshape(-1, 8, 3)
         vdata = np.ascontiguousarray(np.vstack(verts), dtype=np.float32)
         idata = np.ascontiguousarray(np.vstack(idx), dtype=np.uint32)
         self.n_triangles = len(idata)
@@ -381,15 +417,17 @@ class _Scene:
             self.vao.render()
             return
         n = pose.pixels
+        px = pose.project(self.corners.reshape(-1, 3)).reshape(-1, 8, 2)
+        with np.errstate(invalid="ignore"):
+            outside = (
+                (px[..., 0] < -0.5).all(axis=1)
+                | (px[..., 0] > n - 0.5).all(axis=1)
+                | (px[..., 1] < -0.5).all(axis=1)
+                | (px[..., 1] > n - 0.5).all(axis=1)
+            ) & np.isfinite(px).all(axis=(1, 2))
         runs: list[list[int]] = []
-        for first, count, corners in self.ranges:
-            px = pose.project(corners)
-            if np.isfinite(px).all() and (
-                (px[:, 0] < -0.5).all()
-                or (px[:, 0] > n - 0.5).all()
-                or (px[:, 1] < -0.5).all()
-                or (px[:, 1] > n - 0.5).all()
-            ):
+        for (first, count), skip in zip(self.ranges.tolist(), outside.tolist(), strict=True):
+            if skip:
                 continue
             if runs and runs[-1][0] + runs[-1][1] == first:
                 runs[-1][1] += count
@@ -570,9 +608,7 @@ def _anatomy_key(anatomy: Anatomy, cortex_mm: float, detail: str):
     key = (id(anatomy), cortex_mm, detail, tuple((k, id(m)) for k, m in meshes.items()))
     if "_drr_finaliser" not in getattr(anatomy, "__dict__", {"_drr_finaliser": None}):
         try:
-            anatomy.__dict__["_drr_finaliser"] = weakref.finalize(
-                anatomy, _mark_stale, id(anatomy)
-            )
+            anatomy.__dict__["_drr_finaliser"] = weakref.finalize(anatomy, _mark_stale, id(anatomy))
         except TypeError:  # not weak-referenceable: the LRU alone bounds the memory
             pass
     return key
