@@ -183,3 +183,58 @@ def test_find_on_fluoro_click_in_the_picture(qtbot, setup, tmp_path):
     assert "Not quite" in qw.feedback.toPlainText()
     rows = store.answer_rows("tester")
     assert [(r["question_id"], r["correct"]) for r in rows] == [("window", 1), ("window", 0)]
+
+
+NEEDLE_BANK = textwrap.dedent(
+    """\
+    schema_version: 1
+    kind: bank
+    id: needle-bank
+    title: Needle bank
+    questions:
+      - id: place
+        type: place_needle
+        prompt: Intrathecal at L3–L4, no bone.
+        goal: {space: intrathecal, levels: [L3-L4], max_redirections: 2}
+    """
+)
+
+
+def test_place_needle_graded_by_the_analysis_and_right_path_shown(qtbot, tmp_path):
+    """On the needle module's box phantom: a needle 60 mm deep at the L3–L4 midline is in the
+    CSF (55–66 mm, hand figures), so the goal is met; then the panel shows a right path."""
+    from PySide6.QtCore import QSettings, Qt
+
+    from iddsanatomy.needle import NeedlePose
+    from iddsanatomy.needle.phantom import build_phantom
+    from iddsanatomy.quiz.store import ProgressStore
+    from iddsanatomy.ui.main_window import MainWindow
+    from iddsanatomy.ui.quiz_panel import QuizPanel
+
+    folder = tmp_path / "lessons" / "banks"
+    folder.mkdir(parents=True)
+    (folder / "n.yaml").write_text(NEEDLE_BANK, encoding="utf-8")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    settings.setValue("trainee/name", "tester")
+    w = MainWindow(anatomy=build_phantom(), settings=settings, optional_panels=False)
+    store = ProgressStore(tmp_path / "p.sqlite3")
+    panel = QuizPanel(w, folder=folder.parent, store=store)
+    w.panels["Quiz"] = panel
+    try:
+        panel.start(seed=0)
+        qw = panel.question
+        qtbot.mouseClick(qw.submit_button, Qt.LeftButton)  # no needle yet: a message, no answer
+        assert "place a needle first" in qw.feedback.toPlainText() and store.count_answers() == 0
+        w.state.needle = NeedlePose(
+            entry_lps=(0.0, 0.0, -22.0), direction=(0.0, -1.0, 0.0), depth_mm=60.0
+        )
+        qtbot.mouseClick(qw.submit_button, Qt.LeftButton)
+        assert "Goal reached" in qw.feedback.toPlainText(), qw.feedback.toPlainText()
+        assert not qw.path_button.isHidden()
+        qtbot.mouseClick(qw.path_button, Qt.LeftButton)
+        assert 55.0 < w.state.needle.depth_mm < 66.0 and w.state.needle_mode == "fixed"
+        (row,) = store.answer_rows("tester")
+        assert row["question_id"] == "place" and row["correct"] == 1
+    finally:
+        w.close()
+        store.close()

@@ -341,3 +341,19 @@ def test_place_needle_on_the_lamina_touches_bone(phantom):
     outcome = grading.outcome_from_analysis(analyse(anatomy, pose))
     assert outcome.bone_contact
     assert not grade(needle_q(), outcome).correct
+
+
+@pytest.mark.parametrize(
+    ("space", "lo", "hi"), [("intrathecal", 55.0, 66.0), ("epidural", 50.0, 54.0)]
+)
+def test_example_needle_pose_reaches_the_goal(phantom, space, lo, hi):
+    """The "right path" shown after grading ends in the goal's space: in the phantom, CSF lies
+    55–66 mm and epidural fat 50–54 mm deep along the L3–L4 midline (hand figures)."""
+    from iddsanatomy.needle import analyse
+    from iddsanatomy.quiz.models import NeedleGoal
+
+    goal = NeedleGoal(space=space, levels=["L3-L4"])
+    pose = grading.example_needle_pose(phantom, goal)
+    assert pose is not None and lo < pose.depth_mm < hi
+    outcome = grading.outcome_from_analysis(analyse(phantom, pose))
+    assert outcome.space == space and outcome.interspace == "L3-L4" and not outcome.bone_contact

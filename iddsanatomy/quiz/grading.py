@@ -481,3 +481,29 @@ def project_target(anatomy: Any, question: m.FindOnFluoro, pose: Any) -> np.ndar
     if not tris:
         return np.zeros((0, 3, 2))
     return np.concatenate(tris, axis=0)
+
+
+def example_needle_pose(anatomy: Any, goal: m.NeedleGoal) -> Any:
+    """A needle that meets ``goal``, to show after a placement is graded ("draw the right path").
+
+    A midline needle at the goal's first interspace (perpendicular to the skin, else to the
+    spine), advanced to the middle of the first stretch of the goal's space along it: CSF for
+    intrathecal, epidural fat for epidural. ``None`` when no such line is found.
+    """
+    from iddsanatomy.needle import analyse, midline_pose
+
+    want = "csf" if goal.space == "intrathecal" else "epidural"
+    for level in goal.levels:
+        for reference in ("skin", "spine"):
+            try:
+                pose = midline_pose(anatomy, level, reference=reference)
+                full = analyse(anatomy, pose.with_depth(pose.needle.length_mm))
+            except Exception:
+                continue
+            if full.bone_contact is not None:
+                continue
+            for c in (*full.crossings, *getattr(full, "ahead", ())):
+                hit = c.tissue == want if want == "csf" else c.structure_id.startswith(want)
+                if hit and c.exit_depth_mm > c.entry_depth_mm:
+                    return pose.with_depth((c.entry_depth_mm + c.exit_depth_mm) / 2)
+    return None

@@ -180,6 +180,11 @@ class QuestionWidget(QWidget):
         self.submit_button = QPushButton("Submit answer")
         self.submit_button.clicked.connect(self.submit)
         self._layout.addWidget(self.submit_button)
+        self.path_button = QPushButton("Show a correct path")
+        self.path_button.setToolTip("Place a needle that meets the goal, to compare with yours")
+        self.path_button.clicked.connect(self.show_correct_path)
+        self.path_button.hide()
+        self._layout.addWidget(self.path_button)
         self.feedback = QTextBrowser()
         self.feedback.setOpenExternalLinks(True)
         self.feedback.setMinimumHeight(120)
@@ -222,6 +227,7 @@ class QuestionWidget(QWidget):
         self._clear_body()
         self.feedback.hide()
         self.feedback.clear()
+        self.path_button.hide()
         self.submit_button.setEnabled(True)
         self.prompt.setText(markdown_html(question.prompt))
         add = self._body_layout.addWidget
@@ -379,6 +385,23 @@ class QuestionWidget(QWidget):
         if reveal:
             self.reveal(g)
 
+    def show_correct_path(self) -> bool:
+        """Replace the needle by one that meets the goal (after grading; the answer is stored)."""
+        anatomy = getattr(self.window, "anatomy", None)
+        if anatomy is None or not isinstance(self.question, qm.PlaceNeedle):
+            return False
+        try:
+            pose = grading.example_needle_pose(anatomy, self.question.goal)
+        except Exception as exc:
+            log.warning("no example path: %s", exc)
+            pose = None
+        if pose is None:
+            self.show_message(self.feedback.toMarkdown() + "\n\nNo example path was found here.")
+            return False
+        self.window.state.needle_mode = "fixed"
+        self.window.state.needle = pose
+        return True
+
     def reveal(self, g: grading.Grade) -> None:
         """Show the right answer in the 3D view (highlight) and on the picture (marker)."""
         ids = g.reveal.get("highlight") or []
@@ -394,6 +417,8 @@ class QuestionWidget(QWidget):
                 st = self.window.state
                 st.visible = st.visible | frozenset(e for e in expanded if e in anatomy.structures)
                 st.highlighted = frozenset(expanded)
+        if isinstance(self.question, qm.PlaceNeedle):
+            self.path_button.show()
         if self.image is not None and self.target_px is not None:
             self.image.answer_triangles = self.target_px  # the trainee's click stays marked
             self.image._redraw()
