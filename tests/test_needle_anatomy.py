@@ -158,7 +158,7 @@ def test_laminectomy_removes_the_l3_bone_contact(default_anatomy, midline):
         "spinous_process",
     )
     ids = [c.structure_id for c in after.crossings]
-    assert "scar.L3-L4" in ids
+    assert "scar.L3-L4" in ids and after.event("scar") is not None
 
 
 def test_catheter_10_cm_cephalad_from_l3_l4_intrathecal(default_anatomy, midline):

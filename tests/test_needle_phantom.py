@@ -323,3 +323,16 @@ def test_cli_json(capsys):
     assert out["tip_structure"] == "csf" and out["interlaminar"] == "L3-L4"
     assert out["catheter"]["tip_level"] == "L1.middle"
     assert main(["needle", "--phantom", "--needle", "nope"]) == 1
+
+
+def test_needle_core_imports_no_gui():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, iddsanatomy.needle, iddsanatomy.needle_cli, iddsanatomy.needle.phantom;"
+        "bad = [m for m in ('PySide6', 'pyvista', 'pyvistaqt', 'vtk', 'vtkmodules')"
+        " if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
