@@ -128,6 +128,7 @@ def _sweep(knots: np.ndarray, half_w, half_d, k: float = 2.0, up=(0.0, 1.0, 0.0)
                 (half_d[i], half_d[i + 1]),
                 up=up,
             )
+            # k = 0: a plain union; a smooth one bulges at every joint of a straight tube
             out = d if out is None else sdf.smin(out, d, k)
         return out
 
@@ -317,8 +318,19 @@ _COSTOLUMBAR_DEG = 45.0
 _RIB11_LENGTH = 190.0  # [TU] the 11th rib is longer and curves around the flank
 
 
+_RIB_HEAD_RADIUS = 6.0  # [shape]
+
+
+def trimesh_closest(mesh, point):
+    """Closest surface point of ``mesh`` to ``point`` ((3,) mm): (point, distance, triangle)."""
+    import trimesh
+
+    c, d, tri = trimesh.proximity.closest_point(mesh, np.asarray(point, float)[None, :])
+    return c[0], float(d[0]), int(tri[0])
+
+
 def _rib_points(number: int, side: int, length: float, head: np.ndarray) -> np.ndarray:
-    n = max(int(length / 8.0), 3)
+    n = max(int(length / 12.0), 3)
     s = np.linspace(0.0, length, n + 1)
     a = np.radians(_COSTOLUMBAR_DEG if number == 12 else 60.0)
     # lateral and down at the costo-lumbar angle from the vertical (AP view), first backwards
@@ -338,19 +350,22 @@ def _rib_points(number: int, side: int, length: float, head: np.ndarray) -> np.n
 
 @lru_cache(maxsize=16)
 def _rib_cached(number: int, side: int, length: float, resolution_mm: float) -> BoneMesh:
-    t12 = build_vertebra("T12", 1.6)
-    head = t12.landmarks["costal_facet.left"].copy()
-    head[0] += 4.0  # the head's centre sits just lateral of the facet surface
+    t12 = build_vertebra("T12", 1.2)
+    facet = t12.landmarks["costal_facet.left"]
+    # the head rests on the facet: its centre one radius plus a joint space off the surface
+    closest, _, tri = trimesh_closest(t12.mesh, facet)
+    normal = t12.mesh.face_normals[tri]
+    head = closest + normal * (_RIB_HEAD_RADIUS + 1.0)
     if number == 11:
         head[2] += 33.0  # one motion segment up: T12 height + T11–T12 disc [shape]
     pts = _rib_points(number, 1, length, head)
     pts[:, 0] = side * pts[:, 0]
     w = np.linspace(_RIB12_WIDTH / 2, 2.5, len(pts))
     t = np.linspace(3.0, 1.5, len(pts))
-    shaft = _sweep(pts, t, w, 2.0)
+    shaft = _sweep(pts, t, w, 0.0, up=(0.0, 0.0, 1.0))
 
     def head_f(p):
-        return sdf.sphere(p, pts[0], 6.0)
+        return sdf.sphere(p, pts[0], _RIB_HEAD_RADIUS)
 
     model = sdf.PartModel(
         {"head": head_f, "shaft": shaft}, combine=lambda v: sdf.smin(v["head"], v["shaft"], 3.0)
@@ -478,7 +493,7 @@ def _iliac_cached(side: int, resolution_mm: float) -> BoneMesh:
     crest_posed = _resample(_CREST_POSED, 9) * mirror
     lower_posed = _resample(_WING_LOWER_POSED, 9) * mirror
     crest_k = crest_posed @ r  # posed -> sacrum frame (row vectors: v_s = v_p @ R)
-    crest = _sweep(crest_k, _CREST_RADIUS, _CREST_RADIUS, 3.0, up=(0.0, 0.0, 1.0))
+    crest = _sweep(crest_k, _CREST_RADIUS, _CREST_RADIUS, 0.0, up=(0.0, 0.0, 1.0))
     wing = _plate_field(np.vstack([crest_posed, lower_posed[::-1]]) @ r, 5.0)
     psis_c = crest_k[0] + np.array([0.0, 3.0, 0.0]) @ r
 
