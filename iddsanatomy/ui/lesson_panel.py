@@ -201,10 +201,16 @@ class LessonPanel(QWidget):
         return trainee_name(self.window)
 
     def _catalog(self):
-        from iddsanatomy.lessons.names import catalog_from_anatomy
+        """Names are checked against the default patient's anatomy (a variant may lack some
+        structures: an operated lamina), or the shipped manifest when no anatomy is loaded."""
+        from iddsanatomy.lessons.names import catalog_from_anatomy, default_catalog
 
-        anatomy = getattr(self.window, "anatomy", None)
-        return catalog_from_anatomy(anatomy) if anatomy is not None else None
+        anatomy = getattr(self.window, "base_anatomy", None) or getattr(
+            self.window, "anatomy", None
+        )
+        if anatomy is not None and anatomy.structures:
+            return catalog_from_anatomy(anatomy)
+        return default_catalog()
 
     def refresh_library(self) -> None:
         """Find every lesson again (broken ones included) and show them with progress."""

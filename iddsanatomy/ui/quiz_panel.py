@@ -537,10 +537,15 @@ class QuizPanel(QWidget):
 
     def reload_banks(self, folder=None) -> None:
         from iddsanatomy.lessons.loader import discover
-        from iddsanatomy.lessons.names import catalog_from_anatomy
+        from iddsanatomy.lessons.names import catalog_from_anatomy, default_catalog
 
-        anatomy = getattr(self.window, "anatomy", None)
-        catalog = catalog_from_anatomy(anatomy) if anatomy is not None else None
+        anatomy = getattr(self.window, "base_anatomy", None) or getattr(
+            self.window, "anatomy", None
+        )
+        if anatomy is not None and anatomy.structures:
+            catalog = catalog_from_anatomy(anatomy)
+        else:
+            catalog = default_catalog()
         self.library = discover(folder, catalog)
         self.banks = [e.item for e in self.library.banks]
         self.bank_box.clear()
