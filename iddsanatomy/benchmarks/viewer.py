@@ -120,7 +120,7 @@ def _app_child(frames: int, picks: int) -> None:
         for _ in range(frames):
             cam.Azimuth(360.0 / frames)
             t = time.perf_counter()
-            w.plotter.repaint()  # a synchronous paintGL: render + blit, as when dragging
+            w.plotter.repaint()  # a synchronous paint: render and show, as when dragging
             app.processEvents()
             times.append(time.perf_counter() - t)
         if lod:
@@ -173,17 +173,18 @@ def _offscreen_child(frames: int) -> None:
     state = SceneState(visible=default_visible(anatomy))
     p = pv.Plotter(off_screen=True, window_size=(1100, 800))
     sr = SceneRenderer(p, anatomy, state)
-    p.render()
+    rw = p.render_window
+    rw.Render()
     out = {}
     for lod in (True, False):
         if lod:
             sr.begin_interaction()
-        p.render()
+        rw.Render()
         times = []
         for _ in range(frames):
             p.camera.Azimuth(360.0 / frames)
             t = time.perf_counter()
-            p.render()
+            rw.Render()
             times.append(time.perf_counter() - t)
         sr.end_interaction()
         out["lod" if lod else "full"] = times

@@ -43,6 +43,7 @@ CATHETER_RGB = (0.95, 0.95, 0.55)
 
 # Soft tissue that would hide the spine is not shown until asked for; spaces are translucent.
 DEFAULT_HIDDEN_TISSUES = frozenset({"skin", "fat", "muscle", "csf", "region", "scar"})
+HIGHLIGHTED_REGION_OPACITY = 0.9
 DEFAULT_OPACITY = {"skin": 0.25, "fat": 0.3, "muscle": 0.45, "csf": 0.35, "region": 0.55}
 
 _MATERIAL = {  # (ambient, diffuse, specular, specular power)
@@ -151,6 +152,8 @@ class SceneRenderer:
         self.problems: list[str] = []
 
         self._broken: set[str] = set()
+        # screen-right of the named view: level labels sit on that side of each vertebra
+        self._label_right = np.array([-1.0, 0.0, 0.0])
         #: bumped when the anatomy is swapped (pickers drop their locators)
         self.generation = 0
         self._style_plotter()
@@ -265,9 +268,11 @@ class SceneRenderer:
         self._update_visibility()
         self._update_colors()
         self._update_clip()
-        self._update_labels()
         self._update_needle()
-        self.apply_pose(self.pose_for_camera(self.state.camera))
+        pose = self.pose_for_camera(self.state.camera)
+        self._label_right = np.cross(np.asarray(pose.up, float), pose.direction)
+        self._update_labels()
+        self.apply_pose(pose)
 
     def set_anatomy(self, anatomy) -> None:
         """Draw another anatomy (a patient variant) with the same state and camera."""
@@ -334,6 +339,11 @@ class SceneRenderer:
 
     def _on_camera_changed(self, camera: Camera, *_):
         target = self.pose_for_camera(camera)
+        right = np.cross(np.asarray(target.up, float), target.direction)
+        if np.linalg.norm(right - self._label_right) > 1e-6 and "levels" in self.state.labels:
+            self._label_right = right
+            self._update_labels()
+        self._label_right = right
         if self.camera_transition is not None:
             self.camera_transition(self.current_pose(), target)
         else:
@@ -388,9 +398,12 @@ class SceneRenderer:
                 rgb, t = whole_marks[sid]
                 actor.prop.color = _mix(s.color, rgb, t)
                 actor.prop.ambient = 0.3
+                if s.tissue == "region" and sid not in st.opacity:
+                    actor.prop.opacity = HIGHLIGHTED_REGION_OPACITY  # a target must stand out
             else:
                 actor.prop.color = s.color
                 actor.prop.ambient = _MATERIAL.get(s.tissue, _DEFAULT_MATERIAL)[0]
+                actor.prop.opacity = self.opacity_of(sid)
             self._color_parts(sid, part_marks.get(sid, []))
 
     def _color_parts(self, sid: str, parts: list[tuple[str, tuple]]) -> None:
@@ -470,6 +483,10 @@ class SceneRenderer:
         if self._interacting:
             return
         self._interacting = True
+        for ren in self.plotter.renderers:
+            # FXAA is a full-screen pass: on the software renderer it costs as much as the
+            # coarse geometry itself; a moving image hides the jaggies anyway
+            ren.SetUseFXAA(False)
         for sid, actor in self.actors.items():
             if actor.GetVisibility():
                 self._use_coarse(sid)
@@ -479,6 +496,8 @@ class SceneRenderer:
         if not self._interacting:
             return
         self._interacting = False
+        for ren in self.plotter.renderers:
+            ren.SetUseFXAA(True)
         for sid, actor in self.actors.items():
             if actor.mapper.GetInput() is not self._full[sid]:
                 actor.mapper.SetInputData(self._full[sid])
@@ -504,8 +523,11 @@ class SceneRenderer:
                     text = "S1"
                 else:
                     continue
-                # beside the vertebra on the patient's right (viewer's right in posterior view)
-                out.append((text, np.array([b[0, 0] - 14.0, c[1], c[2]])))
+                # beside the vertebra, on the screen's right side for the current named view
+                r = self._label_right
+                corners = np.array([[x, y, z] for x in b[:, 0] for y in b[:, 1] for z in b[:, 2]])
+                reach = float(np.abs((corners - c) @ r).max())
+                out.append((text, c + r * (reach + 12.0)))
             elif group == "ribs" and s.tissue == "bone" and "rib" in sid.lower():
                 v = np.asarray(s.mesh.vertices)
                 tip = v[np.argmax(np.abs(v[:, 0]))]

@@ -2,7 +2,7 @@
 
 Other panels (needle, fluoroscopy, lessons, quiz) are hosted as docks. A panel is a QWidget
 constructed as ``XPanel(window)``; it may use ``window.state`` (SceneState), ``window.anatomy``,
-``window.renderer`` (SceneRenderer), ``window.plotter`` (QtInteractor), ``window.picker``,
+``window.renderer`` (SceneRenderer), ``window.plotter`` (a pyvista plotter widget), ``window.picker``,
 ``window.add_dock(title, widget, area)`` and ``window.show_error(title, text)``.
 """
 
@@ -26,11 +26,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
-from pyvistaqt import QtInteractor
 
 from iddsanatomy import __version__
 from iddsanatomy.render import views
@@ -125,40 +125,6 @@ class CameraAnimator(QObject):
             self._finish()
 
 
-class ViewWidget(QtInteractor):
-    """The 3D view: a QtInteractor that renders once per displayed frame.
-
-    The interactor style asks VTK to render on every mouse move, and pyvistaqt's widget renders
-    again in ``paintGL``: two software renders per frame. As VTK's own C++ Qt widget does, the
-    interactor's direct render is off outside ``paintGL``; a render request becomes a Qt repaint
-    (which Qt also coalesces).
-    """
-
-    def __init__(self, parent=None):
-        super().__init__(parent, auto_update=False, multi_samples=0)
-        iren = self.iren.interactor
-        iren.EnableRenderOff()
-        iren.AddObserver("RenderEvent", self._on_vtk_render_request)
-        # pyvista's and VTK's one-letter keys (q quits, w wireframe, e exits) would fight the
-        # window's shortcuts; the window's actions own the keyboard.
-        for event in ("CharEvent", "KeyPressEvent", "KeyReleaseEvent"):
-            iren.RemoveObservers(event)
-
-    def _on_vtk_render_request(self, *_):
-        if not getattr(self, "_in_paint", False):
-            self.update()
-
-    def paintGL(self):
-        iren = self.iren.interactor if self.iren is not None else None
-        if iren is not None:
-            iren.EnableRenderOn()
-        try:
-            super().paintGL()
-        finally:
-            if iren is not None:
-                iren.EnableRenderOff()
-
-
 class _ViewEvents(QObject):
     """Watches mouse events on the 3D view (without consuming them): click-to-pick and hover."""
 
@@ -239,7 +205,9 @@ class MainWindow(QMainWindow):
         self.panel_errors: dict[str, str] = {}
         self._closed = False
 
-        self.plotter = ViewWidget(self)
+        from iddsanatomy.ui.view_widget import make_view
+
+        self.plotter = make_view(self)
         self.plotter.setMinimumSize(320, 240)
         self.setCentralWidget(self.plotter)
         self.renderer = SceneRenderer(
@@ -399,8 +367,13 @@ class MainWindow(QMainWindow):
                 cls = getattr(module, cls_name)
                 widget = cls(self)
                 self.panels[title] = widget
+                # a scroll area: a tall panel must not make the window taller than the screen
+                scroll = QScrollArea(self)
+                scroll.setWidgetResizable(True)
+                scroll.setFrameShape(QScrollArea.NoFrame)
+                scroll.setWidget(widget)
                 dock = self.add_dock(
-                    getattr(cls, "TITLE", title), widget, getattr(cls, "AREA", area)
+                    getattr(cls, "TITLE", title), scroll, getattr(cls, "AREA", area)
                 )
                 dock.setObjectName(f"dock_panel_{cls_name.lower()}")
             except Exception as exc:
@@ -581,6 +554,11 @@ class MainWindow(QMainWindow):
         # a layout saved with other panels would strand the new ones: use it only if it matches
         if layout is not None and self.settings.value("window/docks") == self._dock_names():
             self.restoreState(layout, LAYOUT_VERSION)
+        elif getattr(self, "_right_panel_dock", None) is not None:
+            # the info panel needs a few lines; the hosted panels get the rest of the height
+            self.resizeDocks([self.info_dock, self._right_panel_dock], [190, 10_000], Qt.Vertical)
+            self.resizeDocks([self.info_dock], [430], Qt.Horizontal)
+            self._right_panel_dock.raise_()
 
     def reset_layout(self) -> None:
         if hasattr(self, "_default_layout"):
