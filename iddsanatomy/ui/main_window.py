@@ -1,9 +1,11 @@
 """The main window: 3D view, structure browser, info panel, view and section toolbars, menus.
 
-Other panels (needle, fluoroscopy, lessons, quiz) are hosted as docks. A panel is a QWidget
-constructed as ``XPanel(window)``; it may use ``window.state`` (SceneState), ``window.anatomy``,
-``window.renderer`` (SceneRenderer), ``window.plotter`` (a pyvista plotter widget), ``window.picker``,
-``window.add_dock(title, widget, area)`` and ``window.show_error(title, text)``.
+Other panels (needle, fluoroscopy, lessons, quiz, patient) are hosted as docks. A panel is a
+QWidget constructed as ``XPanel(window)``; it may use ``window.state`` (SceneState),
+``window.anatomy`` (shown), ``window.base_anatomy`` (default patient), ``window.renderer``
+(SceneRenderer), ``window.plotter`` (a pyvista plotter widget), ``window.picker``,
+``window.add_dock(title, widget, area)``, ``window.show_error(title, text)``,
+``window.set_anatomy(anatomy)`` and the ``window.anatomy_changed`` signal.
 """
 
 from __future__ import annotations
