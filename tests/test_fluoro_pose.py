@@ -138,3 +138,26 @@ def test_drr_layers_are_prepared_once_and_redone_when_meshes_change():
     a["L5"].mesh = trimesh.creation.box(extents=(10.0, 10.0, 10.0))
     again = drr.prepare(a, "live")
     assert again is not first and np.ptp(again[1].vertices[:, 0]) == pytest.approx(10.0, abs=0.5)
+
+
+def test_side_markers_name_the_side_on_the_image_right():
+    from iddsanatomy.fluoro.overlays import orientation_marker
+
+    for name, text in (("ap", "R"), ("oblique_left_30", "R"), ("lateral", "P")):
+        pose = preset(name)
+        (marker, (col, row)), *_ = orientation_marker(pose).items()
+        assert marker == text and col > pose.pixels / 2 and row < pose.pixels / 4
+    assert next(iter(orientation_marker(preset("lateral_right")))) == "A"
+
+
+def test_needle_path_projects_along_the_needle():
+    from types import SimpleNamespace
+
+    from iddsanatomy.fluoro.overlays import needle_path
+
+    pose = preset("lateral")
+    needle = SimpleNamespace(entry_lps=(0.0, 80.0, 0.0), direction=(0.0, -1.0, 0.0))
+    path = needle_path(needle, pose, length_mm=90.0)
+    np.testing.assert_allclose(path[0], pose.project([0.0, 80.0, 0.0]))
+    np.testing.assert_allclose(path[-1], pose.project([0.0, -10.0, 0.0]))
+    assert needle_path(object(), pose) is None

@@ -65,14 +65,14 @@ def test_take_shot_shows_bone_dark_and_invert_flips_it(panel, qtbot):
     qtbot.mouseClick(panel.preset_buttons["AP"], Qt.LeftButton)
     qtbot.mouseClick(panel.shot_button, Qt.LeftButton)
     assert panel.sigma.shape == (512, 512) and panel.state.fluoro_open
-    pic = panel.picture.astype(float)
+    pic = panel.picture.astype(float).mean(axis=2)  # RGB: the side marker is drawn in colour
     col, row = panel.last_pose.project([0.0, 0.0, 0.0])  # L3 centre
     centre = pic[round(row), round(col)]
     corner = pic[round(row), 10]  # soft tissue beside the spine
     assert centre < corner - 40  # bone dark on light
     assert not panel.image.pixmap().isNull()
     panel.invert.setChecked(True)
-    inv = panel.picture.astype(float)
+    inv = panel.picture.astype(float).mean(axis=2)
     assert inv[round(row), round(col)] > inv[round(row), 10] + 40
 
 
@@ -95,7 +95,7 @@ def test_overlays_label_levels_and_ribs(panel, qtbot):
     panel.show_ribs.setChecked(True)
     panel.take_shot()
     labels, _ = panel.overlays()
-    assert {"L2", "L3", "12th rib (left)"} <= set(labels)
+    assert {"L2", "L3", "12th rib (left)", "R"} <= set(labels)
     assert panel.picture.ndim == 3  # drawn in colour
     l2, l3 = labels["L2"], labels["L3"]
     assert l2[1] < l3[1]  # L2 above L3 on the image

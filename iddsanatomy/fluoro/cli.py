@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from iddsanatomy.errors import IddsError, ValidationError
 
 
@@ -53,18 +51,9 @@ def load(variant_name: str | None):
     return load_anatomy(variant_preset(variant_name))
 
 
-def level_labels(anatomy, pose, beside_mm: float = 32.0) -> dict[str, tuple[float, float]]:
-    """Pixel positions (col, row) of level labels: each level's body centre, projected, moved
-    ``beside_mm`` (at the isocentre) to the image right so the text does not hide the bone."""
-    shift = beside_mm * pose.magnification / pose.pixel_mm
-    out = {}
-    for level, frame in (anatomy.lps_from_level or {}).items():
-        col, row = pose.project(np.asarray(frame)[:3, 3])
-        out[level] = (float(col + shift), float(row))
-    return out
-
-
 def run(args) -> int:
+    import numpy as np
+
     from iddsanatomy.fluoro import display, drr
     from iddsanatomy.fluoro.pose import preset
 
@@ -84,7 +73,10 @@ def run(args) -> int:
     ms = (time.perf_counter() - t0) * 1000
     picture = display.window(sigma, invert=args.invert, circle=args.circle)
     if args.labels:
-        picture = display.overlay(picture, level_labels(anatomy, pose))
+        from iddsanatomy.fluoro import overlays
+
+        labels = overlays.level_labels(anatomy, pose) | overlays.orientation_marker(pose)
+        picture = display.overlay(picture, labels)
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         display.save_png(picture, args.out)

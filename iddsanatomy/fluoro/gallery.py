@@ -18,14 +18,14 @@ PATIENTS = (None, "obese", "scoliosis with rotation")
 
 def shot(anatomy, view: str, level: str = "L3", pixels: int = 512, labels: bool = True):
     """The monitor picture (uint8, RGB when labelled) of ``anatomy`` in a preset ``view``."""
-    from iddsanatomy.fluoro import display, drr
-    from iddsanatomy.fluoro.cli import level_labels
+    from iddsanatomy.fluoro import display, drr, overlays
     from iddsanatomy.fluoro.pose import preset
 
     pose = preset(view, anatomy, level=level, pixels=pixels)
     picture = display.window(drr.line_integral(anatomy, pose), circle=True)
     if labels:
-        picture = display.overlay(picture, level_labels(anatomy, pose))
+        labels = overlays.level_labels(anatomy, pose) | overlays.orientation_marker(pose)
+        picture = display.overlay(picture, labels)
     return picture
 
 

@@ -344,29 +344,22 @@ class FluoroPanel(QWidget):
 
     def overlays(self) -> tuple[dict, list]:
         """Labels ({text: (col, row)}) and polylines for the chosen overlays."""
+        from iddsanatomy.fluoro import overlays
+
         pose, anatomy = self.last_pose, self.anatomy
         labels: dict[str, tuple[float, float]] = {}
         paths: list[np.ndarray] = []
         if pose is None or anatomy is None:
             return labels, paths
+        labels.update(overlays.orientation_marker(pose))
         if self.show_levels.isChecked():
-            labels.update(level_labels(anatomy, pose))
+            labels.update(overlays.level_labels(anatomy, pose))
         if self.show_ribs.isChecked():
-            for sid, s in anatomy.structures.items():
-                if "rib" in sid and s.ok and s.parent is None:
-                    v = np.asarray(s.mesh.vertices)
-                    tip = v[np.argmax(np.abs(v[:, 0]))]  # the free (lateral) end
-                    c, r = pose.project(tip)
-                    labels[s.display_name or sid] = (float(c), float(r))
-        needle = self.state.needle
-        if self.show_needle.isChecked() and needle is not None:
-            entry = getattr(needle, "entry_lps", None)
-            direction = getattr(needle, "direction", None)
-            if entry is not None and direction is not None:
-                e, d = np.asarray(entry, float), np.asarray(direction, float)
-                length = float(getattr(getattr(needle, "needle", None), "length_mm", 120.0))
-                pts = e + np.outer(np.linspace(0.0, length, 24), d / np.linalg.norm(d))
-                paths.append(pose.project(pts))
+            labels.update(overlays.rib_labels(anatomy, pose))
+        if self.show_needle.isChecked() and self.state.needle is not None:
+            path = overlays.needle_path(self.state.needle, pose)
+            if path is not None:
+                paths.append(path)
         return labels, paths
 
     def _redisplay(self, *_):
@@ -397,13 +390,6 @@ class _Prepare(QRunnable):
                 drr.prepare(self.anatomy, detail)
         except Exception:  # the shot itself will report the problem
             log.exception("preparing the DRR scene failed")
-
-
-def level_labels(anatomy, pose: CArmPose) -> dict[str, tuple[float, float]]:
-    """Where to write each level's name: beside its body, on the image's right."""
-    from iddsanatomy.fluoro.cli import level_labels as labels
-
-    return labels(anatomy, pose)
 
 
 def _qimage(pic: np.ndarray) -> QImage:
