@@ -258,6 +258,12 @@ def test_mutation_gives_located_message(
     assert formatted.startswith(f"{p.file}:{p.line}:{p.column}: {field}: ")
 
 
+def test_unknown_field_example_shows_the_field_it_resembles(tmp_path, catalog):
+    text = VALID.replace("minutes: 5", "minuts: 5")
+    (p,) = [p for p in problems(tmp_path, text, catalog) if p.field == "minuts"]
+    assert p.example == "minutes: 10" and "did you mean 'minutes'" in p.message
+
+
 def test_missing_required_fields_named_at_parent(tmp_path, catalog):
     text = VALID.replace("summary: A lesson for the tests.\n", "")
     (p,) = problems(tmp_path, text, catalog)

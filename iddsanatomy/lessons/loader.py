@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import difflib
 import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -538,8 +539,12 @@ def problems_from_validation(
             key = str(loc[-1])
             msg = f"unknown field {key!r}{names.suggest(key, allowed)}"
             expected = "one of the fields: " + ", ".join(allowed) if allowed else ""
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+            example = (
+                _example_text(close[0], owner_models[0].model_fields[close[0]]) if close else ""
+            )
             line, col = _mark(node)
-            out.append(Problem(file, line, col, _loc_text(doc_loc), msg, expected, ""))
+            out.append(Problem(file, line, col, _loc_text(doc_loc), msg, expected, example))
             continue
         node, _found = _node_at(root, doc_loc)
         if etype == "missing":
