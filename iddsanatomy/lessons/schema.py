@@ -92,7 +92,7 @@ class Lesson(Strict):
     id: str = Field(
         ...,
         pattern=ID_PATTERN,
-        description="Unique lesson id (also the file name).",
+        description="Unique lesson id; progress is stored under it, so keep it stable.",
         examples=["orientation"],
     )
     title: str = Field(
