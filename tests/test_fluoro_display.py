@@ -25,7 +25,9 @@ def test_bone_is_dark_on_light_and_invert_flips_it():
 
 def test_fixed_window_maps_low_to_white_and_high_to_black():
     sigma = np.array([[0.0, 1.0], [2.0, 3.0]], dtype=np.float32)
-    pic = display.window(sigma, display.Window(1.0, 2.0), enhance=0, compress=0, gamma=1.0)
+    pic = display.window(
+        sigma, display.Window(1.0, 2.0), enhance=0, compress=0, gamma=1.0, blur_px=0
+    )
     np.testing.assert_array_equal(pic, [[255, 255], [0, 0]])
 
 

@@ -48,6 +48,7 @@ def window(
     compress_px: float | None = None,
     gamma: float = 1.5,
     circle: bool = False,
+    blur_px: float = 0.6,
 ) -> np.ndarray:
     """The monitor picture ((N, N) uint8) of a line-integral image Σ.
 
@@ -73,8 +74,13 @@ def window(
         Display gamma applied to the windowed value.
     circle : bool
         Black outside the inscribed circle, as an image intensifier's round field looks.
+    blur_px : float
+        Gaussian blur (pixels) standing for the focal spot and the detector's resolution; it also
+        hides the staircase of edges sampled at pixel centres. 0 switches it off.
     """
     s = np.asarray(sigma, dtype=np.float32)
+    if blur_px > 0:
+        s = _blur(s, blur_px)
     if compress > 0:
         s = s - compress * _blur(s, compress_px if compress_px is not None else s.shape[0] / 6)
     if enhance > 0:
