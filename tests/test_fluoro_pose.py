@@ -161,3 +161,14 @@ def test_needle_path_projects_along_the_needle():
     np.testing.assert_allclose(path[0], pose.project([0.0, 80.0, 0.0]))
     np.testing.assert_allclose(path[-1], pose.project([0.0, -10.0, 0.0]))
     assert needle_path(object(), pose) is None
+
+
+def test_an_interspace_centres_the_carm_between_its_vertebrae():
+    from iddsanatomy.geometry import translation
+
+    a = Anatomy(
+        {}, lps_from_level={"L3": translation([0, 0, 20.0]), "L4": translation([2, 0, -18.0])}
+    )
+    np.testing.assert_allclose(preset("ap", a, level="L3-L4").centre_lps, [1.0, 0.0, 1.0])
+    with pytest.raises(GeometryError, match="L4-L9"):
+        preset("ap", a, level="L4-L9")

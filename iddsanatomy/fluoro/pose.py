@@ -219,7 +219,8 @@ class CArmPose:
 
 
 def level_centre_lps(anatomy: Anatomy, level: str) -> np.ndarray:
-    """The isocentre for a level: the origin of its frame (vertebral body centre).
+    """The isocentre for a level: the origin of its frame (vertebral body centre), or for an
+    interspace (``L3-L4``) the point midway between its two vertebrae's centres.
 
     Raises
     ------
@@ -229,6 +230,11 @@ def level_centre_lps(anatomy: Anatomy, level: str) -> np.ndarray:
     frames = getattr(anatomy, "lps_from_level", {}) or {}
     if level in frames:
         return np.asarray(frames[level], dtype=float)[:3, 3].copy()
+    upper, _, lower = level.partition("-")
+    if upper in frames and lower in frames:
+        a = np.asarray(frames[upper], dtype=float)[:3, 3]
+        b = np.asarray(frames[lower], dtype=float)[:3, 3]
+        return (a + b) / 2
     from iddsanatomy.anatomy.model import suggest
 
     raise GeometryError(
