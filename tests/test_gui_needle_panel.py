@@ -54,8 +54,10 @@ def test_place_and_advance_through_the_layers(panel, window, qtbot):
     assert panel.place_needle()
     first = window.state.needle
     assert first.entry_lps == pytest.approx((0, 0, -22)) and first.depth_mm == 0
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)  # window shortcuts need it
     qtbot.keyClick(panel.gauge, Qt.Key_BracketRight)  # "]" advances one step (1 mm)
-    assert window.state.needle.depth_mm == pytest.approx(1.0)
+    qtbot.waitUntil(lambda: window.state.needle.depth_mm == pytest.approx(1.0), timeout=2000)
     assert window.state.needle is not first  # a new object, never mutated
     _advance_to(panel, 52)
     assert "epidural" in panel.readout.text()

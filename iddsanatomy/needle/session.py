@@ -78,13 +78,21 @@ class NeedleMetrics:
         d["passes"] = self.passes
         return d
 
-    def summary_lines(self) -> list[str]:
-        """Short lines for the summary panel."""
+    def summary_lines(self, name: Callable[[str], str] | None = None) -> list[str]:
+        """Short lines for the summary panel; ``name`` turns a structure id into words."""
+        if name is None:
+
+            def name(sid: str) -> str:
+                if sid == "unlabelled":
+                    return "tissue not modelled"
+                return sid.replace("_", " ")
+
         lines = [
             f"Passes: {self.passes} ({self.skin_punctures} skin, {self.redirections} redirections)",
             f"Bone contacts: {self.bone_contacts}",
             f"Path in tissue: {self.path_length_mm:.0f} mm; time {self.time_s:.0f} s",
-            f"Tip: {self.final_structure or 'outside'} at {self.final_level or '?'}"
+            f"Tip: {name(self.final_structure) if self.final_structure else 'outside'} at "
+            f"{self.final_level or '?'}"
             + (" — target reached" if self.target_reached else " — target not reached"),
         ]
         if self.interlaminar:
@@ -93,7 +101,7 @@ class NeedleMetrics:
         if self.unplanned_dural_puncture:
             lines.append("Dural puncture during an epidural — a complication.")
         if self.neural_contacts:
-            lines.append("Neural contact: " + ", ".join(self.neural_contacts))
+            lines.append("Neural contact: " + ", ".join(name(i) for i in self.neural_contacts))
         if self.catheter_level:
             err = self.catheter_error_units
             tail = "" if err is None else f" ({err:+.0f} units from the plan)"

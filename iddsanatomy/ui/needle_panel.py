@@ -69,6 +69,8 @@ def _pretty(structure_id: str | None, anatomy=None) -> str:
         return "outside the body"
     if structure_id == "epidural_space":
         return "epidural space"
+    if structure_id == "unlabelled":
+        return "tissue not modelled"
     if anatomy is not None and structure_id in anatomy.structures:
         return anatomy[structure_id].display_name
     return structure_id.replace("_", " ").replace(".", " ")
@@ -143,8 +145,12 @@ class DepthGauge(QWidget):
             p.end()
             return
         layers = list(a.crossings)
-        if self.show_ahead:
-            layers += [c for c in a.ahead if c.entry_depth_mm >= a.tip_depth_mm - 1e-6]
+        if self.show_ahead and not a.blocked:
+            from dataclasses import replace
+
+            layers += [
+                replace(c, entry_depth_mm=max(c.entry_depth_mm, a.tip_depth_mm)) for c in a.ahead
+            ]
         label_x = bar_x + bar_w + 6
         last_label_y = -100.0
         for c in layers:
@@ -648,7 +654,7 @@ class NeedlePanel(QWidget):
         if self.session is None or self.session.analysis is None:
             return None
         m = self.session.finish_attempt()
-        lines = "<br>".join(m.summary_lines())
+        lines = "<br>".join(m.summary_lines(lambda sid: _pretty(sid, self.anatomy)))
         self.metrics_label.setText(f"<b>Attempt {len(self.session.history)}</b><br>{lines}")
         self.metrics_label.setVisible(True)
         self.analysis = None
