@@ -423,6 +423,14 @@ class NeedlePanel(QWidget):
             except (TypeError, ValueError, RuntimeError):
                 pass
 
+    def shutdown(self) -> None:
+        """Called by the main window as it closes: stop listening, stop timers."""
+        self._moving.stop()
+        plotter = getattr(self.window, "plotter", None)
+        if plotter is not None:
+            plotter.removeEventFilter(self)
+        self.disconnect_state()
+
     def closeEvent(self, event) -> None:
         plotter = getattr(self.window, "plotter", None)
         if plotter is not None:
