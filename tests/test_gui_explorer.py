@@ -181,6 +181,13 @@ def test_view_shortcuts_move_the_camera(window, qtbot):
     qtbot.keyClick(window, Qt.Key_Home)
     settle(qtbot, window)
     assert window.state.camera.view == "posterior"
+    # after orbiting away by hand, the same key brings the preset back
+    window.plotter.camera.Azimuth(40)
+    qtbot.keyClick(window, Qt.Key_P)
+    settle(qtbot, window)
+    cam = window.plotter.camera
+    d = np.subtract(cam.position, cam.focal_point)
+    assert d / np.linalg.norm(d) == pytest.approx((0, 1, 0), abs=1e-6)
 
 
 def test_camera_transition_is_smooth_and_short(window, qtbot):
@@ -206,6 +213,7 @@ def test_section_slider_moves_the_clipping_plane(window, qtbot):
     settle(qtbot, window)
     assert window.state.camera.view == "left"  # turned to look at the cut
     assert window.renderer.visible_bounds()[1] == pytest.approx(0.0, abs=1e-3)
+    qtbot.waitUntil(lambda: window.renderer.cap_mesh is not None, timeout=3000)  # cut filled
     tb.slider.setValue(10)
     assert window.state.clip.origin_lps[0] == pytest.approx(10.0)
     assert window.renderer.visible_bounds()[1] == pytest.approx(10.0, abs=1e-3)

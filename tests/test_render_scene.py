@@ -241,3 +241,38 @@ def test_inside_out_mesh_is_flipped(scene):
     n = np.asarray(pd.point_data["Normals"])
     # outward normals point away from the centre
     assert (np.einsum("ij,ij->i", n, np.asarray(pd.points)) > 0).all()
+
+
+def test_section_caps_fill_the_cut_on_the_plane(scene):
+    import math
+
+    from iddsanatomy.render.sections import section_plane
+
+    sr, state, plotter = scene
+    state.visible = frozenset({"L3"})
+    state.clip = section_plane(sr.anatomy, "sagittal", "L3")
+    caps = sr.cap_mesh
+    assert caps is not None and caps.n_cells > 0
+    pts = np.asarray(caps.points)
+    assert np.abs(pts[:, 0]).max() < 1e-4  # on the plane x = 0
+    # hand answer: the ellipsoid (22, 16, 12) cut at x = 0 is an ellipse of area π·16·12;
+    # the icosphere's chords make the polygon a little smaller
+    area = caps.compute_cell_sizes(length=False, volume=False)["Area"].sum()
+    assert 0.95 * math.pi * 16 * 12 < area <= math.pi * 16 * 12
+    state.camera = Camera(view="left")
+    assert hue_close(pixel(plotter, (0.0, 0.0, 0.0)), BONE)
+    state.clip = None
+    assert sr.cap_mesh is None
+
+
+def test_section_framing_uses_what_is_left(scene):
+    from iddsanatomy.render.sections import section_plane
+
+    sr, state, plotter = scene
+    state.camera = Camera(view="cranial")
+    far = np.linalg.norm(np.subtract(plotter.camera.position, plotter.camera.focal_point))
+    state.clip = section_plane(sr.anatomy, "axial", "L4")
+    sr.reapply_camera()
+    near = np.linalg.norm(np.subtract(plotter.camera.position, plotter.camera.focal_point))
+    assert plotter.camera.focal_point[2] < -40.0  # centred on what is below the cut
+    assert near < far

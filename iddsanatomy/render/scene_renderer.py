@@ -26,7 +26,8 @@ from collections.abc import Callable
 import numpy as np
 import pyvista as pv
 from vtkmodules.vtkCommonDataModel import vtkPlane
-from vtkmodules.vtkFiltersCore import vtkClipPolyData
+from vtkmodules.vtkFiltersCore import vtkAppendPolyData, vtkClipPolyData, vtkCutter
+from vtkmodules.vtkFiltersGeneral import vtkContourTriangulator
 from vtkmodules.vtkRenderingCore import vtkPolyDataMapper, vtkProperty
 
 from iddsanatomy.render import views
@@ -44,6 +45,8 @@ CATHETER_RGB = (0.95, 0.95, 0.55)
 # Soft tissue that would hide the spine is not shown until asked for; spaces are translucent.
 DEFAULT_HIDDEN_TISSUES = frozenset({"skin", "fat", "muscle", "csf", "region", "scar"})
 HIGHLIGHTED_REGION_OPACITY = 0.9
+CAP_SHADE = 0.92  # cut faces a touch darker than the outer surface
+CAP_OFFSET_MM = 0.05
 DEFAULT_OPACITY = {"skin": 0.25, "fat": 0.3, "muscle": 0.45, "csf": 0.35, "region": 0.55}
 
 _MATERIAL = {  # (ambient, diffuse, specular, specular power)
@@ -121,6 +124,9 @@ class SceneRenderer:
     schedule_render : callable, optional
         Called when a new frame is needed; defaults to ``plotter.render()`` at once. The app
         passes a coalescing scheduler (one frame for many changes).
+    schedule_caps : callable, optional
+        Called when the caps of a cross-section are out of date; it should call
+        :meth:`update_caps` later (the app waits until the slider rests). Default: at once.
     """
 
     def __init__(
@@ -129,11 +135,16 @@ class SceneRenderer:
         anatomy,
         state: SceneState,
         schedule_render: Callable[[], None] | None = None,
+        schedule_caps: Callable[[], None] | None = None,
     ):
         self.plotter = plotter
         self.anatomy = anatomy
         self.state = state
         self._schedule = schedule_render or self.render_now
+        # caps (the filled cut faces) cost ~50 ms for the whole spine: the app recomputes them
+        # when the slider rests (schedule_caps), a script at once
+        self._schedule_caps = schedule_caps
+        self._cap_actor = None
         self.actors: dict[str, pv.Actor] = {}
         self._full: dict[str, pv.PolyData] = {}
         self._coarse: dict[str, pv.PolyData] = {}
@@ -289,6 +300,7 @@ class SceneRenderer:
         self._update_visibility()
         self._update_colors()
         self._update_labels()
+        self._caps_out_of_date()
         self.request_render()
 
     def attach_interactor(self) -> None:
@@ -327,10 +339,13 @@ class SceneRenderer:
         self._update_visibility()
         self._update_colors()  # actors built just now get their highlight too
         self._update_labels()
+        self._caps_out_of_date()
         self.request_render()
 
     def _on_highlight_changed(self, *_):
         self._update_colors()
+        if self._cap_actor is not None:
+            self._caps_out_of_date()  # caps take the highlight colour too
         self.request_render()
 
     def _on_labels_changed(self, *_):
@@ -348,6 +363,11 @@ class SceneRenderer:
             self.camera_transition(self.current_pose(), target)
         else:
             self.apply_pose(target)
+
+    def reapply_camera(self) -> None:
+        """Go to ``state.camera`` again (e.g. the user orbited away and asks for the same view;
+        assigning an equal Camera emits no event)."""
+        self._on_camera_changed(self.state.camera)
 
     def _on_clip_changed(self, *_):
         self._update_clip()
@@ -438,6 +458,7 @@ class SceneRenderer:
                 for actor in self.actors.values():
                     actor.mapper.RemoveAllClippingPlanes()
                 self._clip_on = False
+            self._remove_caps()
             return
         # the mapper keeps the +normal side; ClipPlane removes its +normal side
         self._plane.SetOrigin(*clip.origin_lps)
@@ -446,6 +467,80 @@ class SceneRenderer:
             for actor in self.actors.values():
                 actor.mapper.AddClippingPlane(self._plane)
             self._clip_on = True
+        self._caps_out_of_date()
+
+    def _caps_out_of_date(self) -> None:
+        if not self._clip_on:
+            return
+        if self._schedule_caps is None:
+            self.update_caps()
+        else:
+            self._remove_caps()  # the back faces fill the cut until the caps are back
+            self._schedule_caps()
+
+    def _remove_caps(self) -> None:
+        if self._cap_actor is not None:
+            self.plotter.remove_actor(self._cap_actor, render=False)
+            self._cap_actor = None
+
+    def update_caps(self) -> None:
+        """Fill the cut faces of the shown closed structures with flat caps on the plane.
+
+        One actor for all caps (per-face colours): each structure's cut contour
+        (``vtkCutter``) is triangulated (``vtkContourTriangulator``) and coloured like its
+        tissue, so bone, disc, dura and cord read as solids in section.
+        """
+        self._remove_caps()
+        clip = self.state.clip
+        if clip is None or not self._clip_on:
+            return
+        append = vtkAppendPolyData()
+        n_parts = 0
+        for sid, actor in self.actors.items():
+            s = self.anatomy.structures[sid]
+            if not actor.GetVisibility() or not s.closed or actor.prop.opacity < 0.5:
+                continue
+            cutter = vtkCutter()
+            cutter.SetInputData(self._full[sid])
+            cutter.SetCutFunction(self._plane)
+            tri = vtkContourTriangulator()
+            tri.SetInputConnection(cutter.GetOutputPort())
+            tri.Update()
+            cap = pv.wrap(tri.GetOutput())
+            if cap.n_cells == 0:
+                continue
+            rgb = np.asarray(actor.GetProperty().GetColor(), dtype=float) * CAP_SHADE
+            colours = np.empty((cap.n_cells, 3), dtype=np.uint8)
+            colours[:] = np.round(np.clip(rgb, 0, 1) * 255)
+            cap.cell_data.set_array(colours, "cap_rgb")
+            append.AddInputData(cap)
+            n_parts += 1
+        if n_parts == 0:
+            return
+        append.Update()
+        caps = pv.wrap(append.GetOutput())
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputData(caps)
+        mapper.SetScalarModeToUseCellFieldData()
+        mapper.SelectColorArray("cap_rgb")
+        mapper.SetColorModeToDirectScalars()
+        mapper.SetScalarVisibility(True)
+        # the same plane, moved a hair towards the removed side, clips nothing of the cap and
+        # keeps it from z-fighting with the cut edges
+        mapper.SetResolveCoincidentTopologyToPolygonOffset()
+        actor = pv.Actor(mapper=mapper)
+        actor.prop.ambient, actor.prop.diffuse, actor.prop.specular = 0.45, 0.6, 0.0
+        actor.SetPosition(*(np.asarray(clip.normal, dtype=float) * CAP_OFFSET_MM))
+        actor.SetPickable(False)
+        self.plotter.add_actor(actor, reset_camera=False, name="section_caps", render=False)
+        self._cap_actor = "section_caps"
+
+    @property
+    def cap_mesh(self):
+        """The caps of the current cross-section (pyvista PolyData), or None."""
+        if self._cap_actor is None:
+            return None
+        return self.plotter.actors[self._cap_actor].mapper.GetInput()
 
     def visible_bounds(self, clipped: bool = True) -> tuple[float, ...] | None:
         """Bounds (xmin, xmax, ymin, ymax, zmin, zmax; mm) of what is shown, after the cut."""
@@ -643,6 +738,25 @@ class SceneRenderer:
             return self._bounds_of(sid)
         return self.scene_bounds()
 
+    def _kept_bounds(self, bounds) -> tuple[float, ...]:
+        """``bounds`` cut by an axis-aligned section (frame what is left, not what was cut)."""
+        clip = self.state.clip
+        if clip is None:
+            return bounds
+        n = np.asarray(clip.normal, dtype=float)
+        axis = int(np.argmax(np.abs(n)))
+        if abs(n[axis]) < 0.999:
+            return bounds  # oblique: keep the whole box
+        b = list(bounds)
+        at = float(clip.origin_lps[axis])
+        if n[axis] > 0:  # the +axis side is removed
+            b[2 * axis + 1] = min(b[2 * axis + 1], at)
+        else:
+            b[2 * axis] = max(b[2 * axis], at)
+        if b[2 * axis] >= b[2 * axis + 1]:
+            return bounds
+        return tuple(b)
+
     def _aspect(self) -> float:
         w, h = self.plotter.window_size
         return w / h if h else 1.0
@@ -659,7 +773,8 @@ class SceneRenderer:
                 tuple(camera.up or (0.0, 0.0, 1.0)),
             )
         view = camera.view or "posterior"
-        pose = views.pose_for_view(view, self.scene_bounds(), camera.zoom, aspect=self._aspect())
+        bounds = self._kept_bounds(self.scene_bounds())
+        pose = views.pose_for_view(view, bounds, camera.zoom, aspect=self._aspect())
         if camera.focus and camera.focus in self.anatomy.structures:
             pose = views.refocus(pose, self.structure_bounds(camera.focus), self._aspect())
         return pose

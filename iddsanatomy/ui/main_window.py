@@ -60,6 +60,7 @@ _AREAS = {
 
 CAMERA_TRANSITION_MS = 250
 LAYOUT_VERSION = 1
+CAP_DELAY_MS = 150  # fill the cut once the section slider rests
 HOVER_INTERVAL_MS = 90
 CLICK_SLOP_PX = 4
 
@@ -212,8 +213,16 @@ class MainWindow(QMainWindow):
         self.plotter = make_view(self)
         self.plotter.setMinimumSize(320, 240)
         self.setCentralWidget(self.plotter)
+        self._cap_timer = QTimer(self)
+        self._cap_timer.setSingleShot(True)
+        self._cap_timer.setInterval(CAP_DELAY_MS)
+        self._cap_timer.timeout.connect(self._on_cap_timer)
         self.renderer = SceneRenderer(
-            self.plotter, self.anatomy, self.state, schedule_render=self.plotter.update
+            self.plotter,
+            self.anatomy,
+            self.state,
+            schedule_render=self.plotter.update,
+            schedule_caps=self._cap_timer.start,
         )
         self.picker = Picker(self.renderer)
         self.animator = CameraAnimator(self.renderer)
@@ -248,6 +257,15 @@ class MainWindow(QMainWindow):
         self.state.events.camera.connect(self._on_camera_changed)
         self._restore_geometry_and_view()
         self._announce_problems()
+
+    def _on_cap_timer(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.renderer.update_caps()
+        except Exception as exc:  # the cut still shows its back faces
+            log.warning("could not cap the section: %s", exc)
+        self.plotter.update()
 
     # ------------------------------------------------------------------ hosting API
     def add_dock(self, title: str, widget: QWidget, area: str = "right") -> QDockWidget:
@@ -462,14 +480,22 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ views
     def set_view(self, view: str) -> None:
-        self.state.camera = Camera(view=view)
+        camera = Camera(view=view)
+        if self.state.camera == camera:
+            self.renderer.reapply_camera()  # back to the preset after orbiting away
+        else:
+            self.state.camera = camera
 
     def focus_selection(self) -> None:
         target = self.state.selected
         if not target:
             self.statusBar().showMessage("Select a structure first (click it), then focus.", 5000)
             return
-        self.state.camera = Camera(view=self.state.camera.view or "posterior", focus=target)
+        camera = Camera(view=self.state.camera.view or "posterior", focus=target)
+        if self.state.camera == camera:
+            self.renderer.reapply_camera()
+        else:
+            self.state.camera = camera
 
     def _animate_camera(self, start, end) -> None:
         if not self.isVisible():
@@ -579,6 +605,7 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.animator.finish_now()
+            self._cap_timer.stop()
             self.save_settings()
             for panel in self.panels.values():
                 closer = getattr(panel, "shutdown", None)
