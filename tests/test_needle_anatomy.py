@@ -183,3 +183,20 @@ def test_catheter_10_cm_cephalad_from_l3_l4_intrathecal(default_anatomy, midline
     _x, s, v = curve.coords(np.array([a.tip_lps, cat.tip_lps]))
     predicted = curve.point(s[0] + 100.0, v[1])[0]
     assert abs(position_units(cat.tip_level) - position_of_point(default_anatomy, predicted)) <= 1.0
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_paramedian_entry_follows_miller(default_anatomy, side):
+    """1 cm lateral and 1 cm caudad to the caudad edge of L3's spinous process, on the skin,
+    15° medial and 15° cephalad (REFERENCE §16)."""
+    lm = default_anatomy.landmarks_lps["L3.spinous_inferior_edge_posterior"]
+    pose = nd.paramedian_pose(default_anatomy, "L3-L4", side)
+    sign = 1.0 if side == "left" else -1.0
+    assert pose.entry_lps[0] == pytest.approx(lm[0] + sign * 10.0, abs=1e-6)
+    assert pose.entry_lps[2] == pytest.approx(lm[2] - 10.0, abs=1e-6)
+    # on the skin: the skin's outermost surface straight behind the entry (independent cast)
+    o = np.array(pose.entry_lps) + np.array([0.0, 200.0, 0.0])
+    t = _hits(default_anatomy["skin"].mesh, o, np.array([0.0, -1.0, 0.0]))
+    assert t[0] == pytest.approx(200.0, abs=1e-6)
+    assert pose.angles_deg() == pytest.approx((15.0, 15.0))
+    assert np.sign(pose.direction[0]) == -sign  # towards the midline
