@@ -254,7 +254,8 @@ def test_section_caps_fill_the_cut_on_the_plane(scene):
     caps = sr.cap_mesh
     assert caps is not None and caps.n_cells > 0
     pts = np.asarray(caps.points)
-    assert np.abs(pts[:, 0]).max() < 1e-4  # on the plane x = 0
+    # on the plane x = 0, nudged a hair towards the removed side (+x) so it is not z-fought
+    assert 0.0 < pts[:, 0].min() and pts[:, 0].max() < 0.1
     # hand answer: the ellipsoid (22, 16, 12) cut at x = 0 is an ellipse of area π·16·12;
     # the icosphere's chords make the polygon a little smaller
     area = caps.compute_cell_sizes(length=False, volume=False)["Area"].sum()

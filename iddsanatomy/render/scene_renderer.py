@@ -46,7 +46,9 @@ CATHETER_RGB = (0.95, 0.95, 0.55)
 DEFAULT_HIDDEN_TISSUES = frozenset({"skin", "fat", "muscle", "csf", "region", "scar"})
 HIGHLIGHTED_REGION_OPACITY = 0.9
 CAP_SHADE = 0.92  # cut faces a touch darker than the outer surface
-CAP_OFFSET_MM = 0.05
+CAP_OFFSET_MM = 0.02  # caps sit this far (times their rank) towards the removed side
+CAP_ORDER = ("skin", "muscle", "fat", "scar", "csf", "ligament", "disc", "bone", "metal", "neural")
+UNCAPPED_TISSUES = frozenset({"dura"})  # a membrane: its inside shows the sac's contents
 DEFAULT_OPACITY = {"skin": 0.25, "fat": 0.3, "muscle": 0.45, "csf": 0.35, "region": 0.55}
 
 _MATERIAL = {  # (ambient, diffuse, specular, specular power)
@@ -494,11 +496,12 @@ class SceneRenderer:
         clip = self.state.clip
         if clip is None or not self._clip_on:
             return
-        append = vtkAppendPolyData()
-        n_parts = 0
+        pieces = []
         for sid, actor in self.actors.items():
             s = self.anatomy.structures[sid]
             if not actor.GetVisibility() or not s.closed or actor.prop.opacity < 0.5:
+                continue
+            if s.tissue in UNCAPPED_TISSUES:
                 continue
             cutter = vtkCutter()
             cutter.SetInputData(self._full[sid])
@@ -513,10 +516,20 @@ class SceneRenderer:
             colours = np.empty((cap.n_cells, 3), dtype=np.uint8)
             colours[:] = np.round(np.clip(rgb, 0, 1) * 255)
             cap.cell_data.set_array(colours, "cap_rgb")
-            append.AddInputData(cap)
-            n_parts += 1
-        if n_parts == 0:
+            b = cap.bounds
+            size = (b[1] - b[0]) * (b[3] - b[2]) + (b[3] - b[2]) * (b[5] - b[4])
+            rank = CAP_ORDER.index(s.tissue) if s.tissue in CAP_ORDER else -1
+            pieces.append(((rank, -size), cap))
+        if not pieces:
             return
+        # where caps overlap (cord inside the sac, ligament against bone) the one that matters
+        # is nudged towards the viewer: by tissue first, then smaller in front of larger
+        pieces.sort(key=lambda p: p[0])
+        normal = np.asarray(clip.normal, dtype=float)
+        append = vtkAppendPolyData()
+        for k, (_, cap) in enumerate(pieces):
+            cap.points = np.asarray(cap.points) + normal * (CAP_OFFSET_MM * (k + 1))
+            append.AddInputData(cap)
         append.Update()
         caps = pv.wrap(append.GetOutput())
         mapper = vtkPolyDataMapper()
@@ -525,12 +538,9 @@ class SceneRenderer:
         mapper.SelectColorArray("cap_rgb")
         mapper.SetColorModeToDirectScalars()
         mapper.SetScalarVisibility(True)
-        # the same plane, moved a hair towards the removed side, clips nothing of the cap and
-        # keeps it from z-fighting with the cut edges
         mapper.SetResolveCoincidentTopologyToPolygonOffset()
         actor = pv.Actor(mapper=mapper)
         actor.prop.ambient, actor.prop.diffuse, actor.prop.specular = 0.45, 0.6, 0.0
-        actor.SetPosition(*(np.asarray(clip.normal, dtype=float) * CAP_OFFSET_MM))
         actor.SetPickable(False)
         self.plotter.add_actor(actor, reset_camera=False, name="section_caps", render=False)
         self._cap_actor = "section_caps"
