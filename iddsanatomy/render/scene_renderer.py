@@ -639,7 +639,11 @@ class SceneRenderer:
                 out.append((s.display_name, tip))
             elif group == "interlaminar" and sid.startswith("interlaminar."):
                 text = sid.split(".", 1)[1].replace("-", "–")
-                out.append((text, np.array([c[0], b[1, 1] + 4.0, c[2]])))
+                # beside the window on the screen's left, so the label does not hide it
+                r = self._label_right
+                corners = np.array([[x, y, z] for x in b[:, 0] for y in b[:, 1] for z in b[:, 2]])
+                reach = float(np.abs((corners - c) @ r).max())
+                out.append((text, c - r * (reach + 22.0)))
         return out
 
     def _update_labels(self) -> None:

@@ -68,7 +68,7 @@ def make_screenshots(out: Path, size=(1440, 900)) -> list[Path]:
     st.highlighted = frozenset(windows)
     st.selected = "interlaminar.L3-L4" if "interlaminar.L3-L4" in ids else None
     st.labels = frozenset({"levels", "interlaminar", "ribs"})
-    w.set_view("posterior")
+    st.camera = Camera(view="posterior", zoom=1.3)
     settle()
     paths.append(grab("explorer_interlaminar.png"))
 
