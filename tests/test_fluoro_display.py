@@ -48,3 +48,15 @@ def test_overlay_draws_labels_and_paths_in_colour_and_skips_points_outside():
     assert coloured[95:106].any()  # the path
     assert coloured[22:40, 18:60].any()  # the label
     assert not coloured[:, 120:].any()  # nothing drawn for the label outside the image
+
+
+def test_mottle_is_grainier_through_a_thicker_patient():
+    thin = np.full((128, 128), 4.0, dtype=np.float32)
+    thick = thin + 2.0
+    win = display.Window(3.0, 8.0)
+    kw = {"enhance": 0, "compress": 0, "gamma": 1.0, "blur_px": 0, "photons": 1e5}
+    a = display.window(thin, win, **kw).astype(float)
+    b = display.window(thick, win, **kw).astype(float)
+    # std of log counts ~ 1 / sqrt(N0 exp(-Σ)): e^(2/2) = 2.7 times more through 2 more
+    assert 2.0 < b.std() / a.std() < 3.5
+    np.testing.assert_array_equal(display.window(thin, win, **kw), a.astype(np.uint8))  # seeded

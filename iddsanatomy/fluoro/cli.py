@@ -36,6 +36,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--circle", action="store_true", help="round field, as an image intensifier shows it"
     )
+    p.add_argument("--noise", action="store_true", help="add quantum mottle (grain)")
     p.add_argument("--raw", type=Path, default=None, help="also save the float image (.npy)")
     return p
 
@@ -71,7 +72,8 @@ def run(args) -> int:
     t0 = time.perf_counter()
     sigma = drr.line_integral(anatomy, pose)
     ms = (time.perf_counter() - t0) * 1000
-    picture = display.window(sigma, invert=args.invert, circle=args.circle)
+    photons = display.TEACHING_PHOTONS * (args.size / 512) ** -2 if args.noise else None
+    picture = display.window(sigma, invert=args.invert, circle=args.circle, photons=photons)
     if args.labels:
         from iddsanatomy.fluoro import overlays
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Photons per pixel (no patient) that give fluoroscopy-like mottle at 512²: a teaching value.
+TEACHING_PHOTONS = 4.0e5
+
 
 @dataclass(frozen=True)
 class Window:
@@ -49,6 +52,8 @@ def window(
     gamma: float = 1.5,
     circle: bool = False,
     blur_px: float = 0.6,
+    photons: float | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
     """The monitor picture ((N, N) uint8) of a line-integral image Σ.
 
@@ -77,8 +82,21 @@ def window(
     blur_px : float
         Gaussian blur (pixels) standing for the focal spot and the detector's resolution; it also
         hides the staircase of edges sampled at pixel centres. 0 switches it off.
+    photons : float, optional
+        Quantum mottle: X-ray photons per pixel reaching the detector without a patient. The
+        detector then counts ``photons · exp(−Σ)`` on average; the log of a Poisson count has a
+        standard deviation of about ``1 / sqrt(count)``, so a thicker (obese) patient gives a
+        grainier image, as on a real C-arm. ``None``: no noise. :data:`TEACHING_PHOTONS` is a
+        value that looks like a low-dose pulsed fluoroscopy frame (teaching approximation).
+    seed : int
+        Seed of the noise, so that a picture can be reproduced.
     """
     s = np.asarray(sigma, dtype=np.float32)
+    if photons is not None and photons > 0:
+        rng = np.random.default_rng(seed)
+        expected = photons * np.exp(-s.astype(np.float64))
+        counts = np.maximum(rng.poisson(expected), 0.5)  # 0.5: a floor for empty pixels
+        s = (np.log(photons) - np.log(counts)).astype(np.float32)
     if blur_px > 0:
         s = _blur(s, blur_px)
     if compress > 0:

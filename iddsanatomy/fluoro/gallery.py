@@ -22,7 +22,8 @@ def shot(anatomy, view: str, level: str = "L3", pixels: int = 512, labels: bool 
     from iddsanatomy.fluoro.pose import preset
 
     pose = preset(view, anatomy, level=level, pixels=pixels)
-    picture = display.window(drr.line_integral(anatomy, pose), circle=True)
+    photons = display.TEACHING_PHOTONS * (pixels / 512) ** -2
+    picture = display.window(drr.line_integral(anatomy, pose), circle=True, photons=photons)
     if labels:
         labels = overlays.level_labels(anatomy, pose) | overlays.orientation_marker(pose)
         picture = display.overlay(picture, labels)

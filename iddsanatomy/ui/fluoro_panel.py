@@ -155,6 +155,11 @@ class FluoroPanel(QWidget):
         self.round_field = QCheckBox("Round field", self)
         self.round_field.setToolTip("Show the round field of an image intensifier")
         self.round_field.setChecked(True)
+        self.mottle = QCheckBox("Mottle", self)
+        self.mottle.setToolTip(
+            "Quantum noise: thicker (obese) patients give grainier images, as on a real C-arm"
+        )
+        self.mottle.setChecked(True)
         row = QHBoxLayout()
         row.addWidget(self.shot_button)
         row.addWidget(self.live)
@@ -165,6 +170,7 @@ class FluoroPanel(QWidget):
         row2.addWidget(self.show_levels)
         row2.addWidget(self.show_ribs)
         row2.addWidget(self.show_needle)
+        row2.addWidget(self.mottle)
         row2.addStretch(1)
 
         layout = QVBoxLayout(self)
@@ -191,6 +197,7 @@ class FluoroPanel(QWidget):
             self.show_ribs,
             self.show_needle,
             self.round_field,
+            self.mottle,
         ):
             box.toggled.connect(self._redisplay)
         self.state.events.carm.connect(self._on_carm_changed)
@@ -368,7 +375,12 @@ class FluoroPanel(QWidget):
         if self.sigma is None:
             return
         pic = display.window(
-            self.sigma, invert=self.invert.isChecked(), circle=self.round_field.isChecked()
+            self.sigma,
+            invert=self.invert.isChecked(),
+            circle=self.round_field.isChecked(),
+            photons=display.TEACHING_PHOTONS * (self.sigma.shape[0] / 512) ** -2
+            if self.mottle.isChecked()
+            else None,
         )
         labels, paths = self.overlays()
         if labels or paths:
