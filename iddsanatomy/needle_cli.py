@@ -75,7 +75,14 @@ def run(args) -> int:
         anatomy = load_anatomy()
     pose = _pose(anatomy, args)
     a = nd.analyse(anatomy, pose)
-    cat = nd.thread_catheter(anatomy, a, args.thread, args.direction) if args.thread else None
+    cat, cat_error = None, None
+    if args.thread:
+        from iddsanatomy.errors import IddsError
+
+        try:
+            cat = nd.thread_catheter(anatomy, a, args.thread, args.direction)
+        except IddsError as exc:  # still show the needle's analysis
+            cat_error = str(exc)
     if args.json:
         out = {
             "entry_lps": list(pose.entry_lps),
@@ -109,6 +116,8 @@ def run(args) -> int:
             "distance_to_conus_mm": a.distance_to_conus_mm,
             "distance_to_bone_mm": a.distance_to_bone_mm,
         }
+        if cat_error is not None:
+            out["catheter_error"] = cat_error
         if cat is not None:
             out["catheter"] = {
                 "space": cat.space,
@@ -117,7 +126,7 @@ def run(args) -> int:
                 "truncated": cat.truncated,
             }
         print(json.dumps(out, indent=2))
-        return 0
+        return 1 if cat_error else 0
     c_deg, m_deg = pose.angles_deg()
     e = pose.entry_lps
     print(
@@ -141,6 +150,9 @@ def run(args) -> int:
         f"distance to dura {fmt(a.distance_to_dura_mm)}, conus {fmt(a.distance_to_conus_mm)}, "
         f"bone {fmt(a.distance_to_bone_mm)}"
     )
+    if cat_error is not None:
+        print(f"catheter: {cat_error}")
+        return 1
     if cat is not None:
         print(
             f"catheter ({cat.space}, {args.direction}, {cat.length_mm:g} mm): tip at "
