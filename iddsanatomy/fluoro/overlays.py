@@ -10,9 +10,23 @@ import numpy as np
 from iddsanatomy.fluoro.pose import CArmPose
 
 
-def level_labels(anatomy, pose: CArmPose, beside_mm: float = 32.0) -> dict:
-    """Each level's name beside its body: the body centre projected, moved ``beside_mm`` (at the
-    isocentre) to the image right so that the text does not hide the bone."""
+def level_labels(anatomy, pose: CArmPose, beside_mm: float | None = None) -> dict:
+    """Each level's name beside its body, where it hides no bone.
+
+    The body centre is projected and moved ``beside_mm`` (at the isocentre) along the image
+    rows: to the right in AP; in obliques and laterals to the side the vertebral bodies face
+    (anterior), because the posterior elements swing to the other side.
+    """
+    u, _, _ = pose.image_axes_lps
+    if beside_mm is None:
+        # the body's half-extent along the image axis (half width 23, half depth 17.5 mm)
+        half = 23.0 * abs(u[0]) + 17.5 * abs(u[1])
+        if abs(u[1]) < 0.2:
+            beside_mm = half + 9.0  # the text runs rightwards from here
+        elif u[1] > 0:  # posterior to the image right: write on the left, text ending short
+            beside_mm = -(half + 27.0)
+        else:
+            beside_mm = half + 9.0
     shift = beside_mm * pose.magnification / pose.pixel_mm
     out = {}
     for level, frame in (getattr(anatomy, "lps_from_level", None) or {}).items():
