@@ -428,7 +428,7 @@ class NeedleAnalyser:
         regions = []
         for k in near:
             t, f, s = self.casters[k].hits(o, d, t_in[k] - 1.0, min(t_out[k], L) + 1.0)
-            for a, b, face in inside_intervals(t, f, s, L + 1.0):
+            for a, b, face in inside_intervals(t, f, s, min(t_out[k], L + 1.0)):
                 a, b = max(a, 0.0) + 0.0, min(b, L)
                 if b - a <= _TOUCH_MM:
                     continue

@@ -179,8 +179,9 @@ def _moller_trumbore(v0, e1, e2, o, d):
 def inside_intervals(t, faces, sign, t_end: float):
     """Intervals along the line where a closed mesh is entered, from its sorted hits.
 
-    Returns a list of ``(t_enter, t_exit, entry_face)``. An interval left open (a missed exit)
-    is closed at ``t_end``.
+    Returns a list of ``(t_enter, t_exit, entry_face)``. An interval left open (a missed exit,
+    or a mesh with a hole) is closed at ``t_end``: the caller passes where the line leaves the
+    mesh's bounding box, beyond which it is certainly outside.
     """
     out = []
     depth = 0
