@@ -336,3 +336,26 @@ def test_needle_core_imports_no_gui():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_a_holed_mesh_does_not_swallow_the_rest_of_the_line():
+    """A mesh with a missing face (a missed exit) is closed where the line leaves its box."""
+    import trimesh
+
+    from iddsanatomy.anatomy.model import Anatomy, Structure
+
+    skin = trimesh.creation.box(bounds=[[-50, -3, -50], [50, 0, 50]])
+    slab = trimesh.creation.box(bounds=[[-20, -30, -20], [20, -10, 20]])
+    # drop the slab's two faces on y = -30: the needle enters at 10 and finds no exit
+    keep = ~np.isclose(slab.triangles_center[:, 1], -30)
+    holed = trimesh.Trimesh(slab.vertices, slab.faces[keep], process=False)
+    bone = trimesh.creation.box(bounds=[[-20, -60, -20], [20, -50, 20]])
+    s = {
+        "skin": Structure("skin", "skin", "skin", mesh=skin),
+        "muscle": Structure("muscle", "muscle", "muscle", mesh=holed),
+        "L3": Structure("L3", "bone", "L3", mesh=bone),
+    }
+    a = nd.analyse(Anatomy(s), nd.NeedlePose((0, 0, 0), (0, -1, 0), 80))
+    muscle = next(c for c in a.crossings if c.structure_id == "muscle")
+    assert muscle.entry_depth_mm == pytest.approx(10) and muscle.exit_depth_mm == pytest.approx(30)
+    assert a.bone_contact.structure_id == "L3" and a.tip_depth_mm == pytest.approx(50)
