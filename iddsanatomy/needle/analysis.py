@@ -458,7 +458,7 @@ class NeedleAnalyser:
         segs: list[list] = []  # [interval index or -1, start, end]
         for j, b in enumerate(best):
             if segs and segs[-1][0] == b:
-                segs[-1][2] = bounds[j + 1]
+                segs[-1][2] = float(bounds[j + 1])
             else:
                 segs.append([int(b), float(bounds[j]), float(bounds[j + 1])])
         # drop air before the skin and after the last tissue
