@@ -186,6 +186,14 @@ class SceneRenderer:
         for ren in p.renderers:
             ren.SetUseFXAA(True)
         p.camera.view_angle = views.VIEW_ANGLE_DEG
+        # two camera-fixed lights instead of pyvista's five-light kit: lighting is per pixel on
+        # the software renderer, and 5 -> 2 lights is ~30 % more frames per second. A key light
+        # from the upper left gives bone its relief, a soft headlight fills the shadows.
+        p.remove_all_lights()
+        key = pv.Light(position=(-0.6, 0.8, 1.0), light_type="camera light", intensity=0.75)
+        fill = pv.Light(light_type="headlight", intensity=0.45)
+        p.add_light(key)
+        p.add_light(fill)
 
     def _drawable(self, sid: str) -> bool:
         s = self.anatomy.structures.get(sid)
