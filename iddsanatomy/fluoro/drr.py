@@ -98,9 +98,9 @@ class Layer:
 
 #: Geometric tolerance (mm) to which meshes are simplified for the DRR, per level of detail.
 #: "full" (images above 320²) is about a fifth of a 512² pixel at the isocentre (0.37 mm);
-#: "live" (256² and below) is about half a 256² pixel (0.73 mm). Triangle count, not pixels,
+#: "live" (256² and below) is below a 256² pixel (0.73 mm). Triangle count, not pixels,
 #: bounds the speed of the software rasteriser.
-DETAIL_TOLERANCE_MM = {"full": 0.08, "live": 0.4}
+DETAIL_TOLERANCE_MM = {"full": 0.08, "live": 0.6}
 #: The cancellous core's surface (inside the cortex) is simplified to at least this (mm).
 CORE_TOLERANCE_MM = 0.25
 #: Soft tissues are smooth and differ from water by a few per cent: simplified to at least this.
