@@ -495,3 +495,13 @@ def test_fluoro_targets_are_in_the_field(lessons, anatomy):
         assert margin < col < pose.pixels - margin and margin < row < pose.pixels - margin, (
             f"{where}: target centre at ({col:.0f}, {row:.0f}) px, outside the field"
         )
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_every_reference_is_cited(lessons, name):
+    """No dead entries: each reference is cited somewhere in the lesson's text."""
+    lesson = lessons[name]
+    cited = [c for _, text in _blocks(lesson) for c in _citations(text, lesson.references)[0]]
+    firsts = {re.split(r"[\s,;]+", c)[0] for c in cited}
+    unused = [r for r in lesson.references if not any(f in r for f in firsts)]
+    assert not unused, f"references never cited: {unused}"
