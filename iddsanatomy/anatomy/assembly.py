@@ -217,11 +217,13 @@ _PART_TEXT = {
     ),
     "pedicle": (
         "pedicle",
-        "The short strut joining the body to the arch; in an AP view its oval is the 'eye' of the vertebra.",
+        "The short strut joining the body to the arch; in an AP view its oval is the 'eye' of "
+        "the vertebra.",
     ),
     "lamina": (
         "lamina",
-        "The plate of the arch behind the canal; the needle meets it when it strays off the interlaminar window.",
+        "The plate of the arch behind the canal; the needle meets it when it strays off the "
+        "interlaminar window.",
     ),
     "spinous_process": (
         "spinous process",
@@ -230,7 +232,8 @@ _PART_TEXT = {
     "transverse_process": ("transverse process", "The lateral bar where deep back muscles attach."),
     "superior_articular_process": (
         "superior articular process",
-        "Rises to meet the vertebra above at the facet joint; it forms the lateral border of the interlaminar window.",
+        "Rises to meet the vertebra above at the facet joint; it forms the lateral border of the "
+        "interlaminar window.",
     ),
     "inferior_articular_process": (
         "inferior articular process",
@@ -263,7 +266,8 @@ _PART_TEXT = {
     "shaft": ("shaft", "The body of the rib."),
     "iliac_crest": (
         "iliac crest",
-        "The rim of the pelvis; the line joining the crests (Tuffier's line) usually crosses L4 or L4–L5.",
+        "The rim of the pelvis; the line joining the crests (Tuffier's line) usually crosses L4 "
+        "or L4–L5.",
     ),
     "ilium": ("ilium", "The blade of the pelvis."),
     "posterior_superior_iliac_spine": (
@@ -283,7 +287,10 @@ def part_text(level_name: str, part: str) -> tuple[str, str]:
 
 def _bone_description(level: str) -> str:
     if level == "T12":
-        return "The last thoracic vertebra: it carries the 12th ribs, the usual landmark for counting down to the lumbar levels."
+        return (
+            "The last thoracic vertebra: it carries the 12th ribs, the usual landmark for "
+            "counting down to the lumbar levels."
+        )
     n = int(level[1])
     extra = {
         1: "The conus medullaris usually ends behind its lower third.",
@@ -342,7 +349,7 @@ def part_structures(bone: Part) -> list[Part]:
     return out
 
 
-def finish_lods(part: Part, coarse_tol: float) -> None:
+def finish_lods(part: Part, coarse_tol: float, full_tol: float | None = None) -> None:
     """Simplify ``part.mesh`` within the full-detail tolerance, make its coarse level of detail,
     and carry bone face labels over to the simplified faces (nearest original face centre)."""
     from scipy.spatial import cKDTree
@@ -350,12 +357,47 @@ def finish_lods(part: Part, coarse_tol: float) -> None:
     from iddsanatomy.anatomy.softtissue import FULL_TOLERANCE_MM, simplify
 
     raw = part.mesh
-    part.mesh = simplify(raw, FULL_TOLERANCE_MM)
+    part.mesh = simplify(raw, FULL_TOLERANCE_MM if full_tol is None else full_tol)
     part.coarse = simplify(part.mesh, coarse_tol)
     if part.face_labels is not None and part.mesh is not raw:
         tree = cKDTree(raw.triangles_center)
         _, idx = tree.query(part.mesh.triangles_center)
         part.face_labels = np.asarray(part.face_labels[idx], dtype=np.int16)
+
+
+def resolve_bone_contacts(parts: dict[str, Part]) -> str:
+    """Cut each vertebra where it runs into the one below, so that no bone overlaps another.
+
+    The stacked laminae and articular processes of A1's vertebrae can touch or overlap their
+    neighbour's by a few millimetres at the published disc heights; the needle analysis and the
+    fluoroscopy both need disjoint bones. The upper bone loses the overlap (a boolean difference)
+    and its faces keep the part label of the nearest original face. Returns a short summary.
+    """
+    from scipy.spatial import cKDTree
+
+    from iddsanatomy.anatomy.softtissue import from_manifold, signed_volume, to_manifold
+
+    chain = (*sp.VERTEBRAE, "sacrum")
+    notes = []
+    for upper, lower in zip(chain[:-1], chain[1:], strict=True):
+        u, lo = parts[upper], parts[lower]
+        if not (u.mesh.is_watertight and lo.mesh.is_watertight):
+            notes.append(f"{upper}/{lower} skipped (not watertight)")
+            continue
+        inter = to_manifold(u.mesh) ^ to_manifold(lo.mesh)
+        vol = inter.volume()
+        if vol <= 0.0:
+            continue
+        cut = from_manifold(to_manifold(u.mesh) - to_manifold(lo.mesh))
+        pieces = cut.split(only_watertight=False)
+        if len(pieces) > 1:  # keep the bone, drop any sliver cut off from it
+            cut = max(pieces, key=signed_volume)
+        tree = cKDTree(u.mesh.triangles_center)
+        _, idx = tree.query(cut.triangles_center)
+        u.face_labels = np.asarray(u.face_labels[idx], dtype=np.int16)
+        u.mesh = cut
+        notes.append(f"{upper}∩{lower} {vol:.0f} mm³")
+    return ", ".join(notes) if notes else "none"
 
 
 def generate(
@@ -406,7 +448,8 @@ def generate(
             "S1",
             sac,
             frames["S1"],
-            "Five fused vertebrae (S1–S5) with the coccyx below; the dural sac usually ends inside it at S2.",
+            "Five fused vertebrae (S1–S5) with the coccyx below; the dural sac usually ends "
+            "inside it at S2.",
         )
     )
     for k, p in sac.landmarks.items():
@@ -420,7 +463,8 @@ def generate(
                 "The 12th rib, about 11 cm long; short or absent 12th ribs make counting levels "
                 "from the ribs unreliable."
                 if number == 12
-                else "The lower end of the 11th rib, for orientation when counting down from the ribs."
+                else "The lower end of the 11th rib, for orientation when counting down from "
+                "the ribs."
             )
             add(
                 bone_part(
@@ -446,6 +490,9 @@ def generate(
             landmarks[f"S1.{k}.{side}"] = geometry.apply(frames["S1"], p)
     log(f"[build] ribs and iliac crests ({time.perf_counter() - t0:.1f} s)")
 
+    carved = resolve_bone_contacts(parts)
+    log(f"[build] bone contacts resolved ({carved}) ({time.perf_counter() - t0:.1f} s)")
+
     soft, soft_landmarks, info = softtissue.build_soft_tissue(
         layout, bones_local, parts, landmarks, fast=fast, log=log, t0=t0
     )
@@ -454,7 +501,9 @@ def generate(
     landmarks.update(soft_landmarks)
     for p in list(parts.values()):
         thin = p.tissue in ("neural",) or p.id.startswith(("ligamentum_flavum", "interlaminar"))
-        finish_lods(p, 0.15 if thin else 0.4)
+        # large, soft, smooth surfaces carry less detail than bone (triangle budget)
+        broad = p.tissue in ("muscle", "skin") or p.id in ("subcutaneous_fat", "epidural_fat")
+        finish_lods(p, 0.15 if thin else (0.6 if broad else 0.4), 0.15 if broad else None)
         if p.face_labels is not None:
             for q in part_structures(p):
                 parts[q.id] = q

@@ -109,7 +109,8 @@ def save_generated(gen, folder: Path, log=None) -> dict:
         "generator": "iddsanatomy.anatomy.assembly.generate",
         "units": "mm",
         "frame": "LPS",
-        "frame_note": "+x patient left, +y posterior, +z superior; origin at the centre of the S1 superior endplate",
+        "frame_note": "+x patient left, +y posterior, +z superior; origin at the centre of the "
+        "S1 superior endplate",
         "structures": entries,
         "landmarks_lps": {
             k: [round(float(c), 4) for c in v] for k, v in sorted(gen.landmarks_lps.items())

@@ -50,7 +50,7 @@ DISC_HEIGHTS: dict[str, DiscHeights] = {
 }
 #: How far (in SDs) the generator may move a disc's anterior/posterior height away from the
 #: published mean to make the requested segmental lordosis. Keeps the default inside ±1 SD.
-DISC_WEDGE_SD_LIMIT = 0.9
+DISC_WEDGE_SD_LIMIT = 0.8
 #: Where on the endplate the rim heights are taken, as a fraction of the disc's half depth from
 #: the centre ([shape]: MRI disc heights are read just inside the rounded rim).
 DISC_RIM_FRACTION = 0.85
@@ -86,27 +86,29 @@ FILUM_DIAMETER_MM = 1.2
 #: Thecal AP widest at L1–L2 (15.6 mm) and narrowest at L5–S1 (11.6 mm) on T2 MRI (Chatha 2011;
 #: REF §9) [R]. That figure is the whole midsagittal canal/thecal AP; our sac is the dura inside a
 #: canal that also holds posterior epidural fat (REF §11a), so the sac's own AP is the canal depth
-#: minus the epidural space: we scale Chatha's profile by 0.8 [shape].
-THECAL_AP_MM = {"T12": 12.6, "L1": 12.4, "L2": 12.0, "L3": 11.2, "L4": 10.6, "L5": 9.8, "S1": 9.0}
+#: minus the epidural space: Chatha's profile × 0.8 − 1 mm [shape].
+THECAL_AP_MM = {"T12": 11.6, "L1": 11.4, "L2": 11.0, "L3": 10.2, "L4": 9.6, "L5": 8.8, "S1": 8.0}
 #: Dural sac cross-section ≈150–200 mm² mid-lumbar (Schönström; REF §9 [TU]): with the AP above,
-#: an ellipse of this width has area π/4·w·ap ≈ 160–175 mm².
+#: an ellipse of this width has area π/4·w·ap ≈ 150–165 mm².
 THECAL_WIDTH_MM = {
-    "T12": 16.5,
-    "L1": 17.0,
-    "L2": 17.5,
-    "L3": 18.0,
-    "L4": 18.0,
-    "L5": 17.0,
+    "T12": 17.0,
+    "L1": 18.0,
+    "L2": 18.5,
+    "L3": 19.0,
+    "L4": 19.0,
+    "L5": 18.0,
     "S1": 15.0,
 }
 #: Dura thickness ≈0.3–0.5 mm [TU]; the CSF surface is this far inside the sac surface.
 DURA_THICKNESS_MM = 0.5
-#: Gap between the anterior dura and the posterior longitudinal ligament/body wall [shape].
-ANTERIOR_EPIDURAL_MM = 0.8
+#: Gap between the anterior dura and the posterior body wall (posterior longitudinal ligament
+#: and anterior epidural veins; A1's wall is concave in the midline) [shape].
+ANTERIOR_EPIDURAL_MM = 1.5
 #: Nerve root thickness L1 3.9 ± 0.81 → S1 5.45 ± 0.8 mm (Khasawneh 2023; REF §9) [R].
 ROOT_DIAMETER_MM = {"L1": 3.9, "L2": 4.3, "L3": 4.7, "L4": 5.0, "L5": 5.3, "S1": 5.45}
-#: Roots inside the sac (cauda equina) are thinner bundles: 2–2.5 mm each [shape].
-CAUDA_ROOT_DIAMETER_MM = 2.2
+#: Roots inside the sac (cauda equina) drawn as 1.5 mm bundles so that each lies apart in its
+#: lane [shape]; the exiting roots outside the sac have the measured thickness above.
+CAUDA_ROOT_DIAMETER_MM = 1.5
 
 # --------------------------------------------------------------------------------------------
 # §10 ligaments
@@ -127,7 +129,7 @@ LF_THICKNESS_MM = {
 ISL_LENGTH_MM = (29.7, 25.5, 33.4)
 ISL_WIDTH_MM = {"posterior": 9.2, "middle": 4.5, "anterior": 7.3}
 #: Supraspinous ligament thickness over the spinous tips [shape].
-SSL_THICKNESS_MM = 3.0
+SSL_THICKNESS_MM = 2.0
 
 # --------------------------------------------------------------------------------------------
 # §11 epidural space, layers, BMI
@@ -146,7 +148,7 @@ SED_CHA_CM = {
 SKIN_THICKNESS_MM = 2.5
 #: Skin + subcutaneous fat ≈12–13 mm at L3–4 in normal-weight adults [D]: Cha 2011 SED 46 mm −
 #: ISL/SSL 30 − LF 3.5 (REF §11c/§13). The default patient has BMI 24.5 (variant.DEFAULT_BMI).
-SKIN_PLUS_FAT_L34_MM = 12.5
+SKIN_PLUS_FAT_L34_MM = 12.0
 #: Paraspinal muscle depth lamina → thoracolumbar fascia ≈3–5 cm (REF §13 [TU]); the muscle
 #: surface follows from the skin and fat above it.
 MULTIFIDUS_LATERAL_MM = 32.0  # [shape] multifidus lies medial, from the SP to the facet line

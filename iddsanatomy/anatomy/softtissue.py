@@ -12,6 +12,7 @@ soft tissue overlaps a bone and each disc's surface *is* its endplates.
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -49,7 +50,8 @@ def from_manifold(man):
 
 
 def subtract(mesh, cutters, min_volume_mm3: float = 1.0, keep_largest: bool = False):
-    """``mesh`` minus the union of ``cutters`` (trimeshes), dropping crumbs below ``min_volume_mm3``."""
+    """``mesh`` minus the union of ``cutters`` (trimeshes), dropping crumbs below "
+    "``min_volume_mm3``."""
     if mesh is None or len(mesh.faces) == 0:
         return mesh
     man = to_manifold(mesh)
@@ -65,6 +67,12 @@ def subtract(mesh, cutters, min_volume_mm3: float = 1.0, keep_largest: bool = Fa
     return clean_components(out, min_volume_mm3, keep_largest)
 
 
+def signed_volume(mesh) -> float:
+    """Signed volume (mm³) by the divergence theorem (no warnings on degenerate pieces)."""
+    t = mesh.triangles
+    return float(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
+
+
 def clean_components(mesh, min_volume_mm3: float = 1.0, keep_largest: bool = False):
     """Drop tiny pieces (booleans leave crumbs); optionally keep only the largest piece."""
     import trimesh
@@ -74,7 +82,7 @@ def clean_components(mesh, min_volume_mm3: float = 1.0, keep_largest: bool = Fal
     parts = mesh.split(only_watertight=False)
     if len(parts) <= 1:
         return mesh
-    vols = np.array([abs(p.volume) for p in parts])
+    vols = np.array([abs(signed_volume(p)) for p in parts])
     if keep_largest:
         return parts[int(np.argmax(vols))]
     keep = [p for p, v in zip(parts, vols, strict=True) if v >= min_volume_mm3]
@@ -277,6 +285,98 @@ def tubes_field(polylines: list[np.ndarray], radii: list[float], step: float = 0
     return f, pts.min(0) - max(radii) - 2, pts.max(0) + max(radii) + 2
 
 
+def canal_knots(landmarks: dict[str, np.ndarray]) -> tuple[list[np.ndarray], list[str]]:
+    """Knots of the canal centre line, bottom to top, from LPS landmarks, with their names.
+
+    S3 and S2 lie in the sacral canal (offset posteriorly from the sacral anterior-column points
+    ``S1.s2_level`` … as A1's sacrum hollows its canal), S1 is ``S1.s1_canal_centre``, L5 … T12
+    their ``canal_centre``, and "T11" extends the line 45 mm above T12 along T12's axis.
+    """
+    lv = [np.asarray(landmarks[f"S1.s{k}_level"], float) for k in range(1, 6)]
+    can1 = np.asarray(landmarks["S1.s1_canal_centre"], float)
+    off1 = float(np.linalg.norm(can1 - lv[0]))
+    knots, names = [], []
+    if all(f"S{k}.canal_centre" in landmarks for k in (1, 2, 3)):
+        for k in (3, 2, 1):
+            knots.append(np.asarray(landmarks[f"S{k}.canal_centre"], float))
+            names.append(f"S{k}")
+        return _lumbar_knots(landmarks, knots, names)
+    for k in (3, 2):
+        tvec = lv[k] - lv[k - 2]
+        tvec = tvec / np.linalg.norm(tvec)
+        nvec = np.array([0.0, -tvec[2], tvec[1]])
+        if nvec[1] < 0:
+            nvec = -nvec
+        frac = k / 5.0
+        knots.append(lv[k - 1] + nvec * (off1 - 2.0 * frac))
+        names.append(f"S{k}")
+    knots.append(can1)
+    names.append("S1")
+    return _lumbar_knots(landmarks, knots, names)
+
+
+def _lumbar_knots(landmarks, knots, names):
+    for level in ("L5", "L4", "L3", "L2", "L1", "T12"):
+        knots.append(np.asarray(landmarks[f"{level}.canal_centre"], float))
+        names.append(level)
+    axis = np.asarray(landmarks["T12.superior_endplate_centre"], float) - np.asarray(
+        landmarks["T12.inferior_endplate_centre"], float
+    )
+    knots.append(knots[-1] + 45.0 * axis / np.linalg.norm(axis))
+    names.append("T11")
+    return knots, names
+
+
+def canal_curve(landmarks: dict[str, np.ndarray]) -> SpineCurve:
+    """The canal centre line of an anatomy from its landmarks (see :func:`canal_knots`)."""
+    return SpineCurve(np.asarray(canal_knots(landmarks)[0]))
+
+
+def _fit_sacral_canal(sacrum, start, direction, step_mm: float = 5.0, max_mm: float = 110.0):
+    """Follow the canal from the L5 canal centre down into the sacrum, measuring it on the mesh.
+
+    From each point, rays along ±x and along ± the sagittal normal find the canal walls on the
+    sacrum mesh; where both pairs are found (inside the sacral canal) the point moves to the middle
+    of the chords and the direction follows the canal. Returns the centre, half-width and
+    half-depth (mm) at three stations 0, 20 and 40 mm below the canal's entry into the sacrum,
+    as ``{"S1": ..., "S2": ..., "S3": ...}``. The marching does not depend on A1's internal
+    sacrum parameters, only on its surface.
+    """
+    from iddsanatomy.anatomy.measure import first_hit
+
+    p = np.asarray(start, float).copy()
+    t = np.asarray(direction, float) / np.linalg.norm(direction)
+    found: list[tuple[np.ndarray, float, float]] = []
+    travelled = 0.0
+    while travelled < max_mm:
+        p = p + step_mm * t
+        travelled += step_mm
+        n = np.array([0.0, t[2], -t[1]])
+        if n[1] < 0:
+            n = -n
+        fp, fa = first_hit(sacrum, p, n), first_hit(sacrum, p, -n)
+        fl, fr = first_hit(sacrum, p, (1.0, 0, 0)), first_hit(sacrum, p, (-1.0, 0, 0))
+        if not all(np.isfinite(v) and v < 30.0 for v in (fp, fa, fl, fr)):
+            if found:
+                break  # left the canal (the hiatus)
+            continue
+        c = p + n * (fp - fa) / 2 + np.array([(fl - fr) / 2, 0.0, 0.0])
+        if found:
+            t_new = c - found[-1][0]
+            t = 0.5 * t + 0.5 * t_new / np.linalg.norm(t_new)
+            t /= np.linalg.norm(t)
+        found.append((c, (fl + fr) / 2, (fp + fa) / 2))
+        p = c
+    if not found:
+        raise RuntimeError("could not find the sacral canal on the sacrum mesh")
+    arc = np.r_[0.0, np.cumsum([np.linalg.norm(b[0] - a[0]) for a, b in itertools.pairwise(found)])]
+    out = {}
+    for name, at in (("S1", 3.0), ("S2", 23.0), ("S3", 43.0)):
+        j = int(np.argmin(np.abs(arc - min(at, arc[-1]))))
+        out[name] = found[j]
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # the builder
 # --------------------------------------------------------------------------------------------
@@ -345,14 +445,12 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             ys = top[np.abs(top[:, 0]) < 5, 1]
             d2_l, yc_l = float((ys.max() - ys.min()) / 2), float((ys.max() + ys.min()) / 2)
             sup_l = np.eye(4)
-            n_l = 2.6
         else:
             pl = vertebra_params(lower)
             w2_l, d2_l, yc_l = pl.body_width / 2, pl.body_depth / 2, 0.0
             from iddsanatomy.anatomy.assembly import _endplate_frames
 
             sup_l, _ = _endplate_frames(pl)
-            n_l = None
         from iddsanatomy.anatomy.assembly import _endplate_frames
 
         _, inf_u = _endplate_frames(pu)
@@ -360,27 +458,40 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
         inf_u_from_lps = np.linalg.inv(inf_u) @ u_from_lps
         gap = 0.5 * (d.anterior_mm + d.posterior_mm)
 
+        from iddsanatomy.anatomy.vertebra import vertebra_model
+
+        body_u = vertebra_model(upper)[0].parts["body"]
+        body_l = None if lower == "S1" else vertebra_model(lower)[0].parts["body"]
+
         def disc_field(
             p,
-            pu=pu,
-            w2_l=w2_l,
-            d2_l=d2_l,
-            yc_l=yc_l,
-            n_l=n_l,
             a=sup_l_from_lps,
             b=inf_u_from_lps,
             gap=gap,
-            pl_sq=(None if lower == "S1" else vertebra_params(lower).body_squareness_posterior),
+            body_u=body_u,
+            body_l=body_l,
+            l_from_sup=sup_l,
+            u_from_inf=inf_u,
+            w2_l=w2_l,
+            d2_l=d2_l,
+            yc_l=yc_l,
         ):
             ql = geometry.apply(a, p)
             qu = geometry.apply(b, p)
-            zl = ql[:, 2]  # height above the lower endplate plane
-            zu = qu[:, 2]  # height relative to the upper vertebra's inferior plane (<0 in the disc)
+            zl = ql[:, 2]  # height above the lower endplate's rim plane
+            zu = qu[:, 2]  # height relative to the upper inferior rim plane (< 0 in the disc)
             t = np.clip(zl / np.maximum(zl - zu, 1e-6), 0.0, 1.0)
-            nl = np.where(ql[:, 1] - yc_l > 0, pl_sq if pl_sq else n_l, 2.2)
-            nu = np.where(qu[:, 1] > 0, pu.body_squareness_posterior, 2.2)
-            dl = sdf.superellipse2(ql[:, 0], ql[:, 1] - yc_l, w2_l, d2_l, nl)
-            du = sdf.superellipse2(qu[:, 0], qu[:, 1], pu.body_width / 2, pu.body_depth / 2, nu)
+            # each body's own outline, read 3 mm inside the bone from its endplate rim plane
+            # (waist, squareness and the concave posterior wall all come from A1's field)
+            ql3 = ql.copy()
+            ql3[:, 2] = -3.0
+            qu3 = qu.copy()
+            qu3[:, 2] = 3.0
+            if body_l is not None:
+                dl = body_l(geometry.apply(l_from_sup, ql3))
+            else:
+                dl = sdf.superellipse2(ql[:, 0], ql[:, 1] - yc_l, w2_l, d2_l, 2.6)
+            du = body_u(geometry.apply(u_from_inf, qu3))
             outline = (1 - t) * dl + t * du
             mid = np.clip(zl / max(gap, 1e-3), 0.0, 1.0)
             bulge = sp.DISC_BULGE_MM * 4 * mid * (1 - mid)
@@ -399,7 +510,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
                 f"disc.{seg}",
                 "disc",
                 f"{seg} intervertebral disc",
-                "The fibrocartilage cushion between two vertebral bodies; it lies in front of the canal, so a midline needle never meets it.",
+                "The fibrocartilage cushion between two vertebral bodies; it lies in front of "
+                "the canal, so a midline needle never meets it.",
                 disc,
                 None,
                 seg,
@@ -409,47 +521,31 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
     done("discs")
 
     # ---------------------------------------------------------------- canal curve and profiles
-    sac_bm = bones_local["S1"]
-    sl = {k: sac_bm.landmarks[k] for k in sac_bm.landmarks}
-    knots, hw, hd, tap, tw, names = [], [], [], [], [], []
-    # sacral canal: from S3 up to S1, offset posteriorly from the anterior column (bones.py)
-    lv = [sl[f"s{k}_level"] for k in range(1, 6)]
-    can1 = sl["s1_canal_centre"]
-    off1 = float(np.linalg.norm((can1 - lv[0])[1:]))
-    for k in (3, 2):
-        tvec = lv[k] - lv[k - 2]
-        tvec = tvec / np.linalg.norm(tvec)
-        nvec = np.array([0.0, -tvec[2], tvec[1]])
-        if nvec[1] < 0:
-            nvec = -nvec
-        frac = k / 5.0
-        knots.append(_lps(frames, "S1", lv[k - 1] + nvec * (off1 - 2.0 * frac)))
-        hw.append(15.0 * (1 - 0.65 * frac))
-        hd.append(7.0 * (1 - 0.6 * frac))
-        tap.append(6.0)
-        tw.append(10.0)
-        names.append(f"S{k}")
-    knots.append(_lps(frames, "S1", can1))
-    hw.append(15.0)
-    hd.append(7.0)
-    tap.append(sp.THECAL_AP_MM["S1"])
-    tw.append(sp.THECAL_WIDTH_MM["S1"])
-    names.append("S1")
-    for level in ("L5", "L4", "L3", "L2", "L1", "T12"):
-        pr = vertebra_params(level)
-        knots.append(landmarks[f"{level}.canal_centre"])
-        hw.append(pr.canal_width / 2)
-        hd.append(pr.canal_depth / 2)
-        tap.append(sp.THECAL_AP_MM[level])
-        tw.append(sp.THECAL_WIDTH_MM[level])
-        names.append(level)
-    top_ext = landmarks["T12.canal_centre"] + 45.0 * frames["T12"][:3, 2]
-    knots.append(top_ext)
-    hw.append(hw[-1])
-    hd.append(hd[-1])
-    tap.append(tap[-1])
-    tw.append(tw[-1])
-    names.append("T11")
+    knots, names = canal_knots(landmarks)
+    # the sacral canal is measured on the sacrum mesh (ray casts from the estimated centre), so
+    # that the dura follows A1's canal whatever its shape; stored as S1/S2/S3.canal_centre
+    l5c = np.asarray(landmarks["L5.canal_centre"], float)
+    l5_axis = frames["L5"][:3, 2]
+    sac_fit = _fit_sacral_canal(vert_mesh["S1"], l5c, -l5_axis)
+    for name, (centre, _hw, _hd) in sac_fit.items():
+        knots[names.index(name)] = centre
+        lms[f"{name}.canal_centre"] = centre
+    hw, hd, tap, tw = [], [], [], []
+    for name in names:
+        if name in sp.VERTEBRAE or name == "T11":
+            pr = vertebra_params(name if name != "T11" else "T12")
+            hw.append(pr.canal_width / 2)
+            hd.append(pr.canal_depth / 2)
+            key = name if name != "T11" else "T12"
+            tap.append(sp.THECAL_AP_MM[key])
+            tw.append(sp.THECAL_WIDTH_MM[key])
+        else:  # sacral canal, as measured on the mesh
+            _c, hw_s, hd_s = sac_fit[name]
+            hw.append(hw_s)
+            hd.append(hd_s)
+            # the sac fills the sacral canal less tightly than the lumbar one (more fat) [shape]
+            tap.append(min(sp.THECAL_AP_MM["S1"], 2 * hd_s - 5.0))
+            tw.append(min(sp.THECAL_WIDTH_MM["S1"], 2 * hw_s - 5.0))
     curve = SpineCurve(np.asarray(knots))
     s_k = [curve.s_of(k) for k in knots]
     prof = Profile(s_k, hw=hw, hd=hd, tap=tap, tw=tw)
@@ -462,14 +558,46 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
     s_tip = s_at_units(position_units(CONUS_DEFAULT) + 0.5, table)
     taper_end = 14.0
 
-    def dura_axes(s, inset=0.0):
-        a = prof("tw", s) / 2 - inset
-        b = prof("tap", s) / 2 - inset
-        k = np.sqrt(np.clip((s - s_end) / taper_end, 0.0, 1.0))
-        return a * k, b * k
-
     def v_dura_centre(s):
         return -prof("hd", s) + sp.ANTERIOR_EPIDURAL_MM + prof("tap", s) / 2
+
+    # The sac must stay inside the bony canal whatever the bones' exact shape (lateral recesses,
+    # the sacral canal's triangle): measure the free space around the sac's axis on the bone
+    # meshes every 2 mm and shrink the sac's half-axes to leave 1 mm (laterally) and 0.8 mm
+    # (front and back) of clearance.
+    import trimesh
+
+    from iddsanatomy.anatomy.measure import first_hit
+
+    spine = trimesh.util.concatenate(spine_bones)
+    s_fit = np.arange(s_end - 2.0, s_top + 2.0, 2.0)
+    a_fit = prof("tw", s_fit) / 2
+    b_fit = prof("tap", s_fit) / 2
+    for i, si in enumerate(s_fit):
+        c0 = curve.point(si, v_dura_centre(si))[0]
+        j = min(max(np.searchsorted(curve.s, si), 0), len(curve.s) - 1)
+        nrm = np.array([0.0, curve.nrm[j, 0], curve.nrm[j, 1]])
+        lat = []
+        for dv in (-0.5 * b_fit[i], 0.0, 0.5 * b_fit[i]):
+            o = c0 + dv * nrm
+            lat += [first_hit(spine, o, (1.0, 0, 0)), first_hit(spine, o, (-1.0, 0, 0))]
+        ap = [first_hit(spine, c0, nrm), first_hit(spine, c0, -nrm)]
+        if np.isfinite(lat).any():
+            a_fit[i] = min(a_fit[i], np.nanmin(lat) - 1.0)
+        if np.isfinite(ap).any():
+            b_fit[i] = min(b_fit[i], np.nanmin(ap) - 0.8)
+    # no sudden waists: a running minimum over ±4 mm, then a running mean
+    a_fit = np.minimum.reduce([np.roll(a_fit, k) for k in (-2, -1, 0, 1, 2)])
+    b_fit = np.minimum.reduce([np.roll(b_fit, k) for k in (-2, -1, 0, 1, 2)])
+    a_fit = np.maximum(np.convolve(np.pad(a_fit, 2, mode="edge"), np.ones(5) / 5, "valid"), 2.0)
+    b_fit = np.maximum(np.convolve(np.pad(b_fit, 2, mode="edge"), np.ones(5) / 5, "valid"), 1.5)
+    info["sac_fit_min_half_width_mm"] = float(a_fit.min())
+
+    def dura_axes(s, inset=0.0):
+        a = np.interp(s, s_fit, a_fit) - inset
+        b = np.interp(s, s_fit, b_fit) - inset
+        k = np.sqrt(np.clip((s - s_end) / taper_end, 0.0, 1.0))
+        return a * k, b * k
 
     def sac_field(inset):
         def fld(p):
@@ -488,7 +616,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             "dura",
             "dura",
             "dural sac (thecal sac)",
-            "The tough tube of dura mater around the cord, the cauda equina and the CSF; it ends near S2. The needle tip is intrathecal once it is inside.",
+            "The tough tube of dura mater around the cord, the cauda equina and the CSF; it ends "
+            "near S2. The needle tip is intrathecal once it is inside.",
             dura,
             None,
             None,
@@ -500,7 +629,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             "csf",
             "csf",
             "cerebrospinal fluid (subarachnoid space)",
-            "The fluid-filled space inside the dura where intrathecal drugs are delivered; free flow of CSF confirms the needle is inside it.",
+            "The fluid-filled space inside the dura where intrathecal drugs are delivered; free "
+            "flow of CSF confirms the needle is inside it.",
             csf,
             None,
             None,
@@ -544,7 +674,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             "spinal_cord",
             "neural",
             "spinal cord",
-            "The lower spinal cord (lumbar enlargement), inside the dura above the conus. A needle must never reach it.",
+            "The lower spinal cord (lumbar enlargement), inside the dura above the conus. A "
+            "needle must never reach it.",
             cord,
             None,
             None,
@@ -554,7 +685,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             "conus",
             "neural",
             "conus medullaris",
-            "The tapered end of the spinal cord, usually behind the lower third of L1; intrathecal access is made well below it (L2–L3 or lower).",
+            "The tapered end of the spinal cord, usually behind the lower third of L1; "
+            "intrathecal access is made well below it (L2–L3 or lower).",
             conus,
             None,
             None,
@@ -583,18 +715,48 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
     cauda_lines, cauda_r = [], []
     nerve_lines: dict[tuple[str, int], np.ndarray] = {}
     cr = sp.CAUDA_ROOT_DIAMETER_MM / 2
+    # Each root runs down the sac in its own lane: a point on an ellipse inside the dura at a
+    # fixed angle from the posterior midline. The roots that leave first (L1–L4) take the outer
+    # lanes and the lower ones (L5–S3) the inner lanes, so a root turning out to its foramen
+    # never crosses a root still in the sac, and no two roots touch (a bundle, not a rod).
+    # (x, v) of each lane from the sac's centre, mm [shape]: packed so that any two lanes are
+    # ≥ 1.9 mm apart (root 1.5 mm) and each lies inside the sac wherever its root still runs
+    # (S2/S3 down to the tapered end); the outer lanes' roots leave first.
+    lanes = {
+        "L1": (0, (6.6, -1.6)),
+        "L2": (0, (6.2, 1.8)),
+        "L3": (0, (4.4, 3.4)),
+        "L4": (0, (4.6, -3.0)),
+        "L5": (1, (5.2, 0.0)),
+        "S1": (1, (3.0, 2.0)),
+        "S2": (1, (2.2, -0.8)),
+        "S3": (1, (1.2, 1.4)),
+    }
+
+    def lane(s, rl, side):
+        _ring, (lx, lv) = lanes[rl]
+        a_, b_ = dura_axes(s, sp.DURA_THICKNESS_MM)
+        # where the sac is narrower than the lanes were packed for, shrink the pattern
+        kx = np.clip((a_ - cr - 0.6) / 6.6, 0.2, 1.0)
+        kv = np.clip((b_ - cr - 0.6) / 3.4, 0.2, 1.0)
+        return side * lx * kx, v_dura_centre(s) + lv * kv
+
     for k, rl in enumerate(root_levels):
+        ring, (lx, lv) = lanes[rl]
+        phi = np.arctan2(lx, lv)  # lane direction from the sac's centre, from posterior
         for side in (1, -1):
-            s0 = s_cs - 1.5 - k * 1.9
+            # outer roots leave the cord above the conus, inner ones from its taper
+            j = k if ring == 0 else k - 4
+            s0 = (s_cs + 8.0 - 3.0 * j) if ring == 0 else (s_tip + 11.0 - 3.0 * j)
             a0, b0 = cord_axes(s0)
-            theta = np.radians(100.0 - k * 10.0)
-            rad0 = max(a0, b0) + cr + 0.4
-            x0 = side * rad0 * np.sin(theta)
-            v0 = v_dura_centre(s0) + rad0 * np.cos(theta)
+            # leave from just outside the cord surface (roots inside it would fuse there)
+            x0 = side * (a0 + cr + 0.2) * np.sin(phi)
+            v0 = v_dura_centre(s0) + (b0 + cr + 0.2) * np.cos(phi)
+            if ring == 1:  # the inner roots start in their lanes, beside the thin conus
+                x0, v0 = lane(s0, rl, side)
             if rl in ("S2", "S3"):
                 s1 = s_end + 9.0
-                x1 = side * (2.3 + (k - 6) * 2.3)
-                v1 = v_dura_centre(s1) + 0.5
+                x1, v1 = lane(s1, rl, side)
             else:
                 if rl == "S1":
                     fpt = _lps(frames, "S1", np.array([side * 14.0, 18.0, -10.0]))
@@ -608,14 +770,19 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
                 s_f = curve.s_of(fpt)
                 s1 = s_f + 9.0
                 a1, b1 = dura_axes(s1)
-                x1 = side * (a1 - cr - 1.2)
-                v1 = v_dura_centre(s1) - 0.3 * b1
+                # leave the sac straight out from the lane (a radial path crosses no lane)
+                x1 = side * (a1 - cr - 1.0) * np.sin(phi)
+                v1 = v_dura_centre(s1) + (b1 - cr - 1.0) * np.cos(phi)
                 exit_pts[(rl, side)] = fpt
-            ss = np.linspace(s0, s1, 12)
-            w = (ss - s0) / (s1 - s0)
-            w = w**1.5
-            xs = x0 + (x1 - x0) * w
-            vs = v0 + (v1 - v0) * w
+            # from the cord into the lane over 8 mm, down the lane, out to the wall over 10 mm
+            s_in = s0 - (8.0 if ring == 0 else 0.5)
+            s_out = min(s1 + 10.0, s_in - 1.0)
+            ss = np.r_[s0, np.linspace(s_in, s_out, max(int((s_in - s_out) / 3.0), 2)), s1]
+            xs, vs = lane(ss, rl, side)
+            xs = np.asarray(xs, float).copy()
+            vs = np.asarray(vs, float).copy()
+            xs[0], vs[0] = x0, v0
+            xs[-1], vs[-1] = x1, v1
             line = curve.point(ss, vs, xs)
             cauda_lines.append(line)
             cauda_r.append(cr)
@@ -636,7 +803,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             "cauda_equina",
             "neural",
             "cauda equina",
-            "The bundle of lumbar and sacral nerve roots floating in the CSF below the conus; they move aside from a slowly advanced needle.",
+            "The bundle of lumbar and sacral nerve roots floating in the CSF below the conus; "
+            "they move aside from a slowly advanced needle.",
             cauda,
             None,
             None,
@@ -656,7 +824,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
                 f"nerve_root.{rl}.{sname}",
                 "neural",
                 f"{rl} {sname} nerve root",
-                f"The {rl} spinal nerve root leaving the dural sac and the canal through the intervertebral foramen below the {rl} pedicle."
+                f"The {rl} spinal nerve root leaving the dural sac and the canal through the "
+                f"intervertebral foramen below the {rl} pedicle."
                 if rl != "S1"
                 else "The S1 nerve root leaving the dural sac towards the first sacral foramen.",
                 cut,
@@ -670,8 +839,17 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
     # ---------------------------------------------------------------- posterior midline landmarks
     # lamina edges in the midline, from the meshes: arch vertices just behind the canal
     lam_top, lam_bot = {}, {}
+    lamina_parts = ("lamina.left", "lamina.right", "spinous_process", "s1_lamina")
     for level, m in vert_mesh.items():
-        x, s, v = curve.coords(m.vertices)
+        bone = parts[level if level != "S1" else "sacrum"]
+        keep = np.isin(
+            bone.face_labels,
+            [i for i, pid in enumerate(bone.part_ids) if pid.split(".", 1)[1] in lamina_parts],
+        )
+        if level == "S1":  # the sacrum's arch labels are coarse: use its whole surface
+            keep[:] = True
+        pts = m.triangles_center[keep]
+        x, s, v = curve.coords(pts)
         band = (np.abs(x) < 3.0) & (v > prof("hd", s) - 1.0) & (v < prof("hd", s) + 8.0)
         if level == "S1":
             band &= s > s_level["S1"] - 25
@@ -703,6 +881,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             j = np.argmax(np.where(m_, env, -np.inf))
             tips_s.append(s_bins[j])
             tips_v.append(env[j])
+            if "S1.median_crest_top" not in lms:
+                lms["S1.median_crest_top"] = curve.point(s_bins[j], env[j])[0]
     order = np.argsort(tips_s)
     tips_s = np.asarray(tips_s)[order]
     tips_v = np.asarray(tips_v)[order]
@@ -750,6 +930,10 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
         beta = np.radians((180.0 - ang) / 2.0)
         s_lo_w = lam_top[lower]
         s_hi_w = lam_bot[upper]
+        log(f"[build] {seg}: laminae {s_hi_w - s_lo_w:.1f} mm apart in the midline")
+        if s_hi_w - s_lo_w < 2.0:  # overlapping laminae (an extreme shape): keep a thin window
+            mid_ = 0.5 * (s_lo_w + s_hi_w)
+            s_lo_w, s_hi_w = mid_ - 1.0, mid_ + 1.0
 
         def lf_field(p, beta=beta, t_lf=t_lf, s_lo_w=s_lo_w, s_hi_w=s_hi_w):
             x, s, v = curve.coords(p)
@@ -772,7 +956,9 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
                 f"ligamentum_flavum.{seg}",
                 "ligament",
                 f"{seg} ligamentum flavum",
-                "Two yellow elastic leaflets that meet in the midline and close the interlaminar window; the loss of resistance is felt as the needle leaves them for the epidural space.",
+                "Two yellow elastic leaflets that meet in the midline and close the interlaminar "
+                "window; the loss of resistance is felt as the needle leaves them for the "
+                "epidural space.",
                 lf,
                 None,
                 seg,
@@ -798,7 +984,9 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
                     f"interlaminar.{seg}",
                     "region",
                     f"{seg} interlaminar window",
-                    f"The gap between the laminae of {upper} and {lower}, closed by the ligamentum flavum: the bony window a midline or paramedian needle must pass through.",
+                    f"The gap between the laminae of {upper} and {lower}, closed by the "
+                    f"ligamentum flavum: the bony window a midline or paramedian needle must pass "
+                    f"through.",
                     win,
                     None,
                     seg,
@@ -807,7 +995,6 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             )
             s_c = 0.5 * (s_lo_w + s_hi_w)
             lms[f"{seg}.interlaminar_centre"] = curve.point(s_c, prof("hd", s_c) + 1.0)[0]
-            lms[f"{seg}.skin_midline"] = curve.point(s_c, v_skin(s_c, 0.0))[0]
         info.setdefault("window_s", {})[seg] = (s_lo_w, s_hi_w)
     done("ligamenta flava and interlaminar windows")
 
@@ -843,7 +1030,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
                 f"interspinous_ligament.{seg}",
                 "ligament",
                 f"{seg} interspinous ligament",
-                "The thin sheet between two spinous processes; a midline needle passes through it (about 3 cm) before it meets the ligamentum flavum.",
+                "The thin sheet between two spinous processes; a midline needle passes through "
+                "it (about 3 cm) before it meets the ligamentum flavum.",
                 isl,
                 None,
                 seg,
@@ -866,7 +1054,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             "supraspinous_ligament",
             "ligament",
             "supraspinous ligament",
-            "The cord that runs over the tips of the spinous processes, just under the subcutaneous fat.",
+            "The cord that runs over the tips of the spinous processes, just under the "
+            "subcutaneous fat.",
             ssl,
             None,
             None,
@@ -891,7 +1080,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             "epidural_fat",
             "fat",
             "posterior epidural fat",
-            "Fat in the posterior epidural space between the ligamentum flavum and the dura, a few millimetres deep; the Tuohy tip sits here after loss of resistance.",
+            "Fat in the posterior epidural space between the ligamentum flavum and the dura, a "
+            "few millimetres deep; the Tuohy tip sits here after loss of resistance.",
             epi,
             None,
             None,
@@ -933,7 +1123,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
                 30.0,
                 s_mf_lo,
                 s_mf_hi,
-                "The deepest back muscle, packed against the spinous processes and laminae; a paramedian needle crosses it.",
+                "The deepest back muscle, packed against the spinous processes and laminae; a "
+                "paramedian needle crosses it.",
                 0.0,
             ),
             (
@@ -943,7 +1134,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
                 sp.ERECTOR_LATERAL_MM,
                 s_es_lo,
                 s_es_hi,
-                "The long column of back muscle (iliocostalis and longissimus) lateral to multifidus.",
+                "The long column of back muscle (iliocostalis and longissimus) lateral to "
+                "multifidus.",
                 6.0,
             ),
         ):
@@ -1001,7 +1193,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             "subcutaneous_fat",
             "fat",
             "subcutaneous fat",
-            "The fat under the skin; its thickness is what changes most with body weight and makes needles longer in obese patients.",
+            "The fat under the skin; its thickness is what changes most with body weight and "
+            "makes needles longer in obese patients.",
             fat,
             None,
             None,
@@ -1013,7 +1206,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             "skin",
             "skin",
             "skin of the lower back",
-            "The skin of the lower back from the lowest ribs to the sacrum, where the needle enters.",
+            "The skin of the lower back from the lowest ribs to the sacrum, where the needle "
+            "enters.",
             skin,
             None,
             None,
@@ -1022,6 +1216,15 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
     )
     done("fat and skin")
 
+    from iddsanatomy.anatomy.measure import first_hit, midline_ray
+
+    lm_all = {**landmarks, **lms}
+    for upper, lower in pairs[1:]:
+        seg = f"{upper}-{lower}"
+        o, d = midline_ray(lm_all, upper, lower)
+        t = first_hit(skin, o, d)
+        if np.isfinite(t):
+            lms[f"{seg}.skin_midline"] = o + t * d
     info["canal_curve"] = {"s_top": s_top, "s_end": s_end, "s_tip": s_tip}
     info["curve"] = curve
     info["unit_table"] = table

@@ -1,0 +1,67 @@
+"""Morphometry of the shipped meshes against the literature (REFERENCE.md ranges), per level.
+
+``measure.py`` measures the meshes by ray casts; the first tests check those tools against
+shapes with known answers, the rest assert every measured quantity lies in its reference range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from iddsanatomy.anatomy.measure import chord, first_hit, hits, measure_all
+from iddsanatomy.anatomy.soft_params import reference_ranges
+
+
+def test_ray_tools_on_known_shapes():
+    box = trimesh.creation.box(extents=(10.0, 20.0, 30.0))
+    assert chord(box, np.zeros(3), (0, 0, 1)) == pytest.approx(30.0)
+    assert first_hit(box, (0, -50, 0), (0, 1, 0)) == pytest.approx(40.0)
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=10.0)
+    t = hits(sphere, (-30, 0, 0), (1, 0, 0))
+    assert len(t) == 2 and t[1] - t[0] == pytest.approx(20.0, abs=0.1)
+
+
+@pytest.fixture(scope="module")
+def measured(default_anatomy):
+    return {(m.quantity, m.where): m for m in measure_all(default_anatomy)}
+
+
+_CASES = [(q, w) for q, per in reference_ranges().items() for w in per]
+
+
+@pytest.mark.parametrize(("quantity", "where"), _CASES, ids=[f"{q}-{w}" for q, w in _CASES])
+def test_measured_within_reference(measured, quantity, where):
+    m = measured.get((quantity, where))
+    assert m is not None, f"{quantity} at {where} was not measured"
+    assert np.isfinite(m.value), f"{quantity} at {where}: no value"
+    assert m.ok, (
+        f"{quantity} at {where}: {m.value:.2f} {m.unit} outside {m.ref.text} ({m.ref.source})"
+    )
+
+
+def test_lordosis_agrees_with_the_frames(default_anatomy, measured):
+    """Second method: the Cobb angle from fitted endplates equals the angle between the L1 and
+    sacrum frames plus the L1 superior endplate's own tilt (half the L1 wedge, A1's parameters)."""
+    from iddsanatomy.anatomy.assembly import half_wedge_deg
+    from iddsanatomy.anatomy.bone_params import vertebra_params
+    from iddsanatomy.anatomy.variation import sagittal_angle_deg
+
+    f = default_anatomy.lps_from_level
+    expected = sagittal_angle_deg(f["S1"][:3, 2], f["L1"][:3, 2]) + half_wedge_deg(
+        vertebra_params("L1")
+    )
+    assert measured[("lordosis", "L1-S1")].value == pytest.approx(expected, abs=2.0)
+
+
+def test_conus_and_sac_end_labels(measured):
+    from iddsanatomy.anatomy.variant import position_label
+
+    assert position_label(np.floor(measured[("conus_tip", "units")].value)) == "L1.lower"
+    assert position_label(np.floor(measured[("sac_end", "units")].value)) == "S2.upper"
+
+
+def test_skin_and_fat_is_the_normal_bmi_layer(measured):
+    """Skin + subcutaneous fat ≈12–13 mm at L3–4 for normal BMI (REF §11/§13 [D])."""
+    assert 11.0 <= measured[("skin_plus_fat", "L3-L4")].value <= 14.0
