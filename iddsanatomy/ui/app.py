@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 
 ORGANIZATION = "iddsanatomy"
@@ -74,6 +75,26 @@ def make_app(argv: list[str] | None = None):
     return app
 
 
+class _BackgroundLoad(threading.Thread):
+    """Loads the default anatomy on a worker thread; :meth:`result` waits for it."""
+
+    def __init__(self):
+        super().__init__(name="anatomy-loader", daemon=True)
+        self._result = None
+
+    def run(self) -> None:
+        try:
+            from iddsanatomy.anatomy import load_anatomy
+
+            self._result = (load_anatomy(), None)
+        except Exception as exc:  # reported in the window, which opens regardless
+            self._result = (None, f"{type(exc).__name__}: {exc}")
+
+    def result(self):
+        self.join()
+        return self._result
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Create the application and the main window, and run the event loop.
 
@@ -81,10 +102,14 @@ def run_app(argv: list[str] | None = None) -> int:
     the 3D view has drawn the anatomy, and quits (the launch benchmark uses it).
     """
     t0 = time.perf_counter()
+    # read the meshes (trimesh, numpy: file reading releases the GIL) while Qt and VTK import
+    loader = _BackgroundLoad()
+    loader.start()
     app = make_app(argv)
     from iddsanatomy.ui.main_window import MainWindow
 
-    window = MainWindow()
+    anatomy, error = loader.result()
+    window = MainWindow(anatomy=anatomy, load_error=error)
     if os.environ.get("IDDSANATOMY_EXIT_AFTER_FIRST_FRAME"):
 
         def _first(seconds: float) -> None:

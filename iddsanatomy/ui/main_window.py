@@ -186,18 +186,32 @@ class MainWindow(QMainWindow):
     settings : QSettings, optional
         Where layout and last view are kept. Tests pass their own (an ini file in a temp dir).
     optional_panels : bool
-        Host the needle, fluoroscopy, lesson and quiz panels when their modules exist.
+        Host the needle, fluoroscopy, lesson, quiz and patient panels when their modules exist.
+    load_error : str, optional
+        Why the anatomy could not be loaded (the window opens empty and says so).
     """
 
     anatomy_changed = Signal(object)
 
-    def __init__(self, anatomy=None, state=None, settings=None, optional_panels=True, parent=None):
+    def __init__(
+        self,
+        anatomy=None,
+        state=None,
+        settings=None,
+        optional_panels=True,
+        parent=None,
+        load_error: str | None = None,
+    ):
         super().__init__(parent)
         self.setWindowTitle(f"iddsanatomy {__version__} — IDDS trial needle anatomy")
         self.resize(1400, 900)
-        self.load_error: str | None = None
-        if anatomy is None:
+        self.load_error: str | None = load_error
+        if anatomy is None and load_error is None:
             anatomy, self.load_error = load_default_anatomy()
+        if anatomy is None:
+            from iddsanatomy.anatomy.model import Anatomy
+
+            anatomy = Anatomy(structures={})
         self.anatomy = anatomy
         #: the default patient's anatomy; ``anatomy`` is what is shown (it may be a variant)
         self.base_anatomy = anatomy

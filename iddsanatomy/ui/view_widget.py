@@ -21,7 +21,6 @@ os.environ.setdefault("QT_API", "pyside6")
 
 from pyvista.plotting import BasePlotter
 from pyvista.plotting.render_window_interactor import RenderWindowInteractor
-from pyvistaqt import QtInteractor
 from vtkmodules.qt.QVTKRenderWindowInteractor import (
     QVTKRenderWindowInteractor as _NativeQVTK,
 )
@@ -91,35 +90,41 @@ class NativeView(_NativeQVTK, BasePlotter):
         evt.accept()
 
 
-class GLView(QtInteractor):
-    """pyvistaqt's QOpenGLWidget view, rendering once per displayed frame.
+def _gl_view_class():
+    """pyvistaqt's QOpenGLWidget view (imported only when used)."""
+    from pyvistaqt import QtInteractor
 
-    The interactor style asks VTK to render on every mouse move, and pyvistaqt's widget renders
-    again in ``paintGL``: two software renders per frame. As VTK's own C++ Qt widget does, the
-    interactor's direct render is off outside ``paintGL``; a render request becomes a Qt repaint
-    (which Qt also coalesces).
-    """
+    class GLView(QtInteractor):
+        """pyvistaqt's QOpenGLWidget view, rendering once per displayed frame.
 
-    def __init__(self, parent=None):
-        super().__init__(parent, auto_update=False, multi_samples=0)
-        iren = self.iren.interactor
-        iren.EnableRenderOff()
-        iren.AddObserver("RenderEvent", self._on_vtk_render_request)
-        _drop_vtk_keys(iren)
+        The interactor style asks VTK to render on every mouse move, and pyvistaqt's widget renders
+        again in ``paintGL``: two software renders per frame. As VTK's own C++ Qt widget does, the
+        interactor's direct render is off outside ``paintGL``; a render request becomes a Qt repaint
+        (which Qt also coalesces).
+        """
 
-    def _on_vtk_render_request(self, *_):
-        if not getattr(self, "_in_paint", False):
-            self.update()
+        def __init__(self, parent=None):
+            super().__init__(parent, auto_update=False, multi_samples=0)
+            iren = self.iren.interactor
+            iren.EnableRenderOff()
+            iren.AddObserver("RenderEvent", self._on_vtk_render_request)
+            _drop_vtk_keys(iren)
 
-    def paintGL(self):
-        iren = self.iren.interactor if self.iren is not None else None
-        if iren is not None:
-            iren.EnableRenderOn()
-        try:
-            super().paintGL()
-        finally:
+        def _on_vtk_render_request(self, *_):
+            if not getattr(self, "_in_paint", False):
+                self.update()
+
+        def paintGL(self):
+            iren = self.iren.interactor if self.iren is not None else None
             if iren is not None:
-                iren.EnableRenderOff()
+                iren.EnableRenderOn()
+            try:
+                super().paintGL()
+            finally:
+                if iren is not None:
+                    iren.EnableRenderOff()
+
+    return GLView
 
 
 def make_view(parent=None):
@@ -128,5 +133,5 @@ def make_view(parent=None):
 
     choice = os.environ.get("IDDSANATOMY_VIEW", "").lower()
     if choice == "opengl" or (choice != "native" and QGuiApplication.platformName() != "xcb"):
-        return GLView(parent)
+        return _gl_view_class()(parent)
     return NativeView(parent)
