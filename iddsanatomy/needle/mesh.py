@@ -23,27 +23,35 @@ def _frame(pose: NeedlePose, bevel_towards=(0.0, 0.0, 1.0)):
     return e1, np.cross(e3, e1), e3
 
 
+def _tube_arrays(rings: list[np.ndarray], cap_first: np.ndarray, cap_last: np.ndarray):
+    """Vertices and faces of a closed tube through ``rings`` ((n, 3) each, counter-clockwise
+    about the tube's axis, first to last), closed by two fan caps; normals point outward."""
+    n = len(rings[0])
+    nr = len(rings)
+    v = np.concatenate([*rings, cap_first[None], cap_last[None]])
+    i = np.arange(n)
+    j = (i + 1) % n
+    r = np.arange(nr - 1)[:, None] * n
+    a_i, a_j, b_i, b_j = r + i, r + j, r + n + i, r + n + j
+    side = np.concatenate(
+        [np.stack([a_i, a_j, b_j], -1).reshape(-1, 3), np.stack([a_i, b_j, b_i], -1).reshape(-1, 3)]
+    )
+    c0, c1 = nr * n, nr * n + 1
+    last = (nr - 1) * n
+    caps = np.concatenate(
+        [
+            np.stack([np.full(n, c0), j, i], -1),
+            np.stack([np.full(n, c1), last + i, last + j], -1),
+        ]
+    )
+    return v, np.concatenate([side, caps])
+
+
 def _tube(rings: list[np.ndarray], cap_first: np.ndarray, cap_last: np.ndarray):
-    """A watertight tube through ``rings`` ((n_sections, 3) each), closed by two fan caps."""
     import trimesh
 
-    n = len(rings[0])
-    verts = [*rings, cap_first[None], cap_last[None]]
-    v = np.concatenate(verts)
-    faces = []
-    for r in range(len(rings) - 1):
-        a0, b0 = r * n, (r + 1) * n
-        for i in range(n):
-            j = (i + 1) % n
-            faces += [[a0 + i, a0 + j, b0 + j], [a0 + i, b0 + j, b0 + i]]
-    c0, c1 = len(rings) * n, len(rings) * n + 1
-    last = (len(rings) - 1) * n
-    for i in range(n):
-        j = (i + 1) % n
-        faces += [[c0, j, i], [c1, last + i, last + j]]
-    m = trimesh.Trimesh(v, np.array(faces), process=False)
-    m.fix_normals()
-    return m
+    v, f = _tube_arrays(rings, cap_first, cap_last)
+    return trimesh.Trimesh(v, f, process=False)
 
 
 def needle_mesh(
@@ -94,10 +102,12 @@ def needle_mesh(
         end_c = rings[-1].mean(axis=0)
         mesh = _tube(rings, hub_end, end_c + 0.2 * r * t)
     if hub:
-        h = trimesh.creation.cylinder(
-            radius=HUB_DIAMETER_MM / 2,
-            segment=[hub_end - HUB_LENGTH_MM * e3, hub_end],
-            sections=SECTIONS,
+        back = hub_end - HUB_LENGTH_MM * e3
+        rh = HUB_DIAMETER_MM / 2
+        hv, hf = _tube_arrays([back + rh * circle, hub_end + rh * circle], back, hub_end)
+        mesh = trimesh.Trimesh(
+            np.concatenate([mesh.vertices, hv]),
+            np.concatenate([mesh.faces, hf + len(mesh.vertices)]),
+            process=False,
         )
-        mesh = trimesh.util.concatenate([mesh, h])
     return mesh
