@@ -359,3 +359,12 @@ def test_a_holed_mesh_does_not_swallow_the_rest_of_the_line():
     muscle = next(c for c in a.crossings if c.structure_id == "muscle")
     assert muscle.entry_depth_mm == pytest.approx(10) and muscle.exit_depth_mm == pytest.approx(30)
     assert a.bone_contact.structure_id == "L3" and a.tip_depth_mm == pytest.approx(50)
+
+
+def test_catheter_mesh_is_a_closed_tube_of_its_length(phantom, midline):
+    cat = nd.thread_catheter(phantom, nd.analyse(phantom, midline.with_depth(60)), 100.0)
+    m = nd.catheter_mesh(cat, diameter_mm=0.9, sections=10)
+    assert m.is_watertight and m.is_winding_consistent
+    polygon = 5 * math.sin(2 * math.pi / 10) * 0.45**2  # the 10-sided section
+    assert m.volume == pytest.approx(polygon * 100.0, rel=0.02)
+    assert np.allclose(m.bounds[1][2], cat.tip_lps[2], atol=0.01)

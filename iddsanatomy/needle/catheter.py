@@ -9,7 +9,6 @@ anatomy.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -237,16 +236,35 @@ def thread_catheter(
 def catheter_mesh(
     catheter: Catheter, diameter_mm: float = CATHETER_DIAMETER_MM, sections: int = 10
 ):
-    """A tube along the catheter, for the 3D view and the DRR (``trimesh.Trimesh``, LPS mm)."""
+    """A closed tube along the catheter, for the 3D view and the DRR (``trimesh.Trimesh``, mm).
+
+    Rings at every polyline vertex, perpendicular to the local direction, carried from one to
+    the next by parallel transport so that the tube does not twist.
+    """
     import trimesh
 
-    pts = catheter.polyline_lps
-    parts = []
-    for a, b in itertools.pairwise(pts):
-        if np.linalg.norm(b - a) < 1e-6:
-            continue
-        parts.append(
-            trimesh.creation.cylinder(radius=diameter_mm / 2, segment=[a, b], sections=sections)
-        )
-    parts.append(trimesh.creation.icosphere(1, radius=diameter_mm / 2).apply_translation(pts[-1]))
-    return trimesh.util.concatenate(parts)
+    from iddsanatomy.needle.mesh import _tube_arrays
+
+    pts = np.asarray(catheter.polyline_lps, dtype=float)
+    keep = np.concatenate([[True], np.linalg.norm(np.diff(pts, axis=0), axis=1) > 1e-6])
+    pts = pts[keep]
+    if len(pts) < 2:
+        raise GeometryError("the catheter has no length to draw")
+    seg = np.diff(pts, axis=0)
+    seg /= np.linalg.norm(seg, axis=1)[:, None]
+    tangents = np.vstack([seg[:1], seg[:-1] + seg[1:], seg[-1:]])
+    tangents /= np.linalg.norm(tangents, axis=1)[:, None]
+    r = diameter_mm / 2
+    th = np.linspace(0, 2 * np.pi, sections, endpoint=False)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(tangents[0, 0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    u = np.cross(tangents[0], helper)
+    u /= np.linalg.norm(u)
+    rings = []
+    for k, t in enumerate(tangents):
+        if k:
+            u = u - (u @ t) * t  # parallel transport: keep u perpendicular, no twist
+            u /= np.linalg.norm(u)
+        w = np.cross(t, u)
+        rings.append(pts[k] + r * (np.cos(th)[:, None] * u + np.sin(th)[:, None] * w))
+    v, f = _tube_arrays(rings, pts[0], pts[-1])
+    return trimesh.Trimesh(v, f, process=False)
