@@ -104,7 +104,7 @@ class LineProfile:
     regions: tuple[Crossing, ...]  # named spaces (interlaminar windows): overlap the tissues
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equality is identity
 class NeedleAnalysis:
     """The analysis of one needle pose. Depths are along the needle from the skin entry.
 

@@ -27,7 +27,7 @@ CATHETER_DIAMETER_MM = 0.9
 SLICE_STEP_MM = 2.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: equality is identity
 class Catheter:
     """A threaded catheter.
 
