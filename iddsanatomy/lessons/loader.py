@@ -435,7 +435,9 @@ def _looks_like_tag(key: Any) -> bool:
     return (
         key in QUESTION_TYPES
         or key[:1].isupper()
-        or key.startswith(("literal[", "str", "function-", "list[", "dict[", "tuple["))
+        or key.startswith(
+            ("literal[", "function-", "list[", "dict[", "tuple[", "is-instance[", "constrained-")
+        )
         or key in ("str", "int", "float", "bool", "none")
     )
 
