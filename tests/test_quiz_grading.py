@@ -357,3 +357,41 @@ def test_example_needle_pose_reaches_the_goal(phantom, space, lo, hi):
     assert pose is not None and lo < pose.depth_mm < hi
     outcome = grading.outcome_from_analysis(analyse(phantom, pose))
     assert outcome.space == space and outcome.interspace == "L3-L4" and not outcome.bone_contact
+
+
+def test_click_distance_matches_a_brute_force_reference():
+    """Second method: points inside by barycentric combination are at distance 0; outside, the
+    distance equals the nearest of 4,000 samples along the triangle's edges (to the sample step)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    coord = st.floats(-200, 200, allow_nan=False)
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        st.lists(coord, min_size=6, max_size=6),
+        coord,
+        coord,
+        st.lists(st.floats(0, 1), min_size=3, max_size=3),
+    )
+    def check(v, px, py, w):
+        tri = np.array(v, float).reshape(1, 3, 2)
+        (ax, ay), (bx, by) = tri[0, 1] - tri[0, 0], tri[0, 2] - tri[0, 0]
+        area = abs(ax * by - ay * bx)
+        if area < 1.0:
+            return  # degenerate triangles are not targets
+        w = np.array(w) + 1e-3
+        inside = (w / w.sum()) @ tri[0]
+        assert click_distance_px(inside, tri) == 0.0
+        t = np.linspace(0, 1, 1334)[:, None]
+        edges = np.concatenate(
+            [tri[0, i] + t * (tri[0, (i + 1) % 3] - tri[0, i]) for i in range(3)]
+        )
+        p = np.array([px, py])
+        d = click_distance_px(p, tri)
+        if d > 0:
+            step = max(np.linalg.norm(tri[0, i] - tri[0, (i + 1) % 3]) for i in range(3)) / 1333
+            ref = np.linalg.norm(edges - p, axis=1).min()
+            assert ref - step <= d <= ref + 1e-9
+
+    check()
