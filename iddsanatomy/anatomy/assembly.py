@@ -21,6 +21,7 @@ which :mod:`io` writes to ``meshes/``.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -379,7 +380,7 @@ def resolve_bone_contacts(parts: dict[str, Part]) -> str:
 
     chain = (*sp.VERTEBRAE, "sacrum")
     notes = []
-    for upper, lower in zip(chain[:-1], chain[1:], strict=True):
+    for upper, lower in itertools.pairwise(chain):
         u, lo = parts[upper], parts[lower]
         if not (u.mesh.is_watertight and lo.mesh.is_watertight):
             notes.append(f"{upper}/{lower} skipped (not watertight)")

@@ -856,42 +856,40 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
         if np.any(band):
             lam_top[level] = float(s[band].max())
             lam_bot[level] = float(s[band].min())
-    # posterior bony envelope in the midline (spinous tips, median crest) -> supraspinous line
-    mids = [m.vertices for m in vert_mesh.values()]
-    allv = np.vstack(mids)
-    x, s, v = curve.coords(allv)
-    sel = np.abs(x) < 4.0
-    s_bins = np.arange(s_level["S3"] - 10, s_top + 1, 2.0)
-    env = np.full(len(s_bins), -np.inf)
-    idx = np.clip(np.searchsorted(s_bins, s[sel]), 0, len(s_bins) - 1)
-    np.maximum.at(env, idx, v[sel])
-    tips_s, tips_v = [], []
-    for level in sp.VERTEBRAE:
-        tip = landmarks[f"{level}.spinous_tip"]
-        _, ts, tv = curve.coords(np.atleast_2d(tip))
-        tips_s.append(ts[0])
-        tips_v.append(tv[0])
-    # median sacral crest: the envelope's maxima below S1
-    for s_lo_, s_hi_ in (
-        (s_level["S1"] - 30, s_level["S1"] - 5),
-        (s_level["S2"] - 20, s_level["S2"] + 5),
-    ):
-        m_ = (s_bins > s_lo_) & (s_bins < s_hi_) & np.isfinite(env)
+    # The back: superficial layers (supraspinous ligament, fat, skin, the fascia over the muscles)
+    # follow a smooth "back curve" through the spinous tips and the median sacral crest rather than
+    # the canal, whose lordosis-to-kyphosis bend at S1 would fold surfaces offset 5 cm behind it.
+    sac_v = vert_mesh["S1"].vertices
+    xs_, ss_, vs_ = curve.coords(sac_v)
+    crest_pts = []
+    for s_c in (s_level["S1"] - 8.0, s_level["S2"], s_level["S3"]):
+        m_ = (np.abs(xs_) < 4.0) & (np.abs(ss_ - s_c) < 4.0)
         if np.any(m_):
-            j = np.argmax(np.where(m_, env, -np.inf))
-            tips_s.append(s_bins[j])
-            tips_v.append(env[j])
-            if "S1.median_crest_top" not in lms:
-                lms["S1.median_crest_top"] = curve.point(s_bins[j], env[j])[0]
-    order = np.argsort(tips_s)
-    tips_s = np.asarray(tips_s)[order]
-    tips_v = np.asarray(tips_v)[order]
-    lin = np.interp(s_bins, tips_s, tips_v)
+            crest_pts.append(sac_v[m_][np.argmax(vs_[m_])])
+    if crest_pts:
+        lms["S1.median_crest_top"] = crest_pts[0].copy()
+    tips = [
+        np.asarray(landmarks[f"{lv}.spinous_tip"], float)
+        for lv in ("L5", "L4", "L3", "L2", "L1", "T12")
+    ]
+    top_axis = frames["T12"][:3, 2]
+    back_knots = [*crest_pts[::-1], *tips, tips[-1] + 45.0 * top_axis]
+    back_knots = [np.array([0.0, k[1], k[2]]) for k in back_knots]
+    first_dir = back_knots[0] - back_knots[1]
+    first_dir /= np.linalg.norm(first_dir)
+    back = SpineCurve(np.asarray([back_knots[0] + 40.0 * first_dir, *back_knots]))
+    # the supraspinous line: the midline bony envelope in back coordinates, smoothed
+    allv = np.vstack([m.vertices for m in vert_mesh.values()])
+    xb, sb, vb = back.coords(allv)
+    sel = np.abs(xb) < 4.0
+    s_bins = np.arange(back.s[0] - 20.0, back.s[-1] + 20.0, 2.0)
+    env = np.full(len(s_bins), -np.inf)
+    idx = np.clip(np.searchsorted(s_bins, sb[sel]), 0, len(s_bins) - 1)
+    np.maximum.at(env, idx, vb[sel])
     env_f = np.where(np.isfinite(env), env, -1e9)
-    ssl_front = np.maximum(lin, env_f + 0.3)
-    # smooth (running mean over ~10 mm) then make sure bone stays below
-    kern = np.ones(5) / 5
-    ssl_front = np.convolve(np.pad(ssl_front, 2, mode="edge"), kern, mode="valid")
+    ssl_front = np.maximum(0.0, env_f + 0.3)
+    kern = np.ones(7) / 7
+    ssl_front = np.convolve(np.pad(ssl_front, 3, mode="edge"), kern, mode="valid")
     ssl_front = np.maximum(ssl_front, env_f + 0.3)
 
     def v_ssl(s):
@@ -899,8 +897,8 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
 
     ssl_t = sp.SSL_THICKNESS_MM
     fat_mid = sp.SKIN_PLUS_FAT_L34_MM - sp.SKIN_THICKNESS_MM
-    s_skin_lo = s_level["S3"] - 15.0
-    s_skin_hi = s_top
+    s_skin_lo = back.s_of(lms.get("S1.median_crest_top", back.point(back.s[0])[0])) - 45.0
+    s_skin_hi = back.s_of(curve.point(s_top)[0])
 
     def lateral(x):
         ax = np.abs(x)
@@ -1007,9 +1005,12 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
 
         def isl_field(p, s_u=s_u, s_d=s_d, t_lf=t_lf):
             x, s, v = curve.coords(p)
+            _, sb_, vb_ = back.coords(p)
             v0 = prof("hd", s) + t_lf - 1.5
-            v1 = v_ssl(s)
-            tt = np.clip((v - v0) / np.maximum(v1 - v0, 1.0), 0.0, 1.0)
+            # depth fraction between the ligamentum flavum and the supraspinous line
+            d_front = v - v0
+            d_back = v_ssl(sb_) - vb_
+            tt = np.clip(d_front / np.maximum(d_front + d_back, 1.0), 0.0, 1.0)
             w = sp.ISL_WIDTH_MM
             half = 0.5 * (
                 (1 - tt) ** 2 * w["anterior"]
@@ -1017,7 +1018,7 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
                 + tt**2 * w["posterior"]
             )
             fx = np.abs(x) - half
-            fv = np.maximum(v0 - v, v - v1)
+            fv = np.maximum(v0 - v, -d_back)
             fs = np.maximum(s_d - s, s - s_u)
             return np.maximum(np.maximum(fx, fv), fs)
 
@@ -1039,14 +1040,17 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             )
         )
 
+    s_ssl_lo = back.s_of(lms.get("S1.median_crest_top", back.point(back.s[0])[0])) - 15.0
+    s_ssl_hi = back.s_of(landmarks["T12.spinous_tip"]) + 5.0
+
     def ssl_field(p):
-        x, s, v = curve.coords(p)
+        x, s, v = back.coords(p)
         fx = np.abs(x) - 4.6
         fv = np.maximum(v_ssl(s) - v, v - (v_ssl(s) + ssl_t))
-        fs = np.maximum((s_level["S1"] - 25.0) - s, s - (s_level["T12"] + 5.0))
+        fs = np.maximum(s_ssl_lo - s, s - s_ssl_hi)
         return np.maximum(np.maximum(fx, fv), fs)
 
-    lo, hi = curve.bounds(s_level["S1"] - 28, s_level["T12"] + 8, 20, 70, 8)
+    lo, hi = back.bounds(s_ssl_lo - 3, s_ssl_hi + 3, -15, 20, 8)
     raw = _mesh(ssl_field, lo, hi, 0.6 * f)
     ssl = subtract(raw, spine_bones, keep_largest=True)
     out.append(
@@ -1104,9 +1108,10 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
     def muscle_field(side, x_in, x_out, s_lo_m, s_hi_m, extra_floor=0.0):
         def fld(p):
             x, s, v = curve.coords(p)
+            _, sb_, vb_ = back.coords(p)
             xs = side * x
             fx = np.maximum(x_in - xs, xs - x_out)
-            fv = np.maximum((floor_v(s, x) - extra_floor) - v, v - (v_fascia(s, x) - 0.3))
+            fv = np.maximum((floor_v(s, x) - extra_floor) - v, vb_ - (v_fascia(sb_, x) - 0.3))
             fs = np.maximum(s_lo_m - s, s - s_hi_m)
             return sdf.smax(np.maximum(fx, fs), fv, 2.0)
 
@@ -1170,7 +1175,7 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
 
     def layer_field(inner, outer):
         def fld(p):
-            x, s, v = curve.coords(p)
+            x, s, v = back.coords(p)
             fv = np.maximum(inner(s, x) - v, v - outer(s, x))
             fx = np.abs(x) - xw
             fs = np.maximum(s_skin_lo - s, s - s_skin_hi)
@@ -1178,7 +1183,7 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
 
         return fld
 
-    lo, hi = curve.bounds(s_skin_lo - 3, s_skin_hi + 3, 0, 110, xw + 3)
+    lo, hi = back.bounds(s_skin_lo - 3, s_skin_hi + 3, -60, 25, xw + 3)
     lo[1] -= 60  # the back curves forwards laterally
     fat = _mesh(
         layer_field(v_fascia, lambda s, x: v_skin(s, x) - sp.SKIN_THICKNESS_MM), lo, hi, 1.2 * f
