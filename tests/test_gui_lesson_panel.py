@@ -245,3 +245,33 @@ def test_the_guides_example_lesson_plays_in_the_app(qtbot, setup):
     panel.next()
     assert w.state.variant.rib12 == "short" and panel.question.isVisible()
     assert panel.runner.finished
+
+
+def test_a_step_with_a_patient_asks_the_patient_panel_to_build_it(setup):
+    """The Patient panel builds variants; a lesson step that names one asks it to (once)."""
+    from iddsanatomy.anatomy.variant import preset
+
+    w, panel, folder, _store = setup
+
+    class FakePatientPanel:
+        def __init__(self):
+            self.calls = []
+
+        def apply_variant(self, v):
+            self.calls.append(v)
+
+    fake = FakePatientPanel()
+    w.panels["Patient"] = fake
+    text = LESSON.replace("id: gui-lesson", "id: patient").replace(
+        "camera: left", "camera: left\n      variant: obese"
+    )
+    (folder / "p.yaml").write_text(text, encoding="utf-8")
+    panel.refresh_library()
+    panel.open_lesson("patient", step=0)
+    assert fake.calls == []  # the default patient is already shown
+    panel.next()
+    assert fake.calls == [preset("obese")]
+    w.anatomy.variant = preset("obese")  # as if the build finished
+    panel.next()  # the variant carries over: nothing to build
+    assert fake.calls == [preset("obese")]
+    del w.panels["Patient"]

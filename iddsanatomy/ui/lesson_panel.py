@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from iddsanatomy.errors import IddsError
 from iddsanatomy.lessons import loader
-from iddsanatomy.ui.quiz_panel import QuestionWidget, markdown_html, trainee_name
+from iddsanatomy.ui.quiz_panel import QuestionWidget, markdown_html, sync_patient, trainee_name
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +333,7 @@ class LessonPanel(QWidget):
             self.question.hide()
         self.back_button.setEnabled(index > 0)
         self.next_button.setEnabled(not r.at_end)
+        sync_patient(self.window)  # a step that names a patient gets that patient's anatomy
         try:
             self.store.save_lesson_progress(
                 self.trainee, r.lesson.id, step.id, index, r.n_steps, len(r.visited), r.finished

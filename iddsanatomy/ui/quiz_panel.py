@@ -64,6 +64,51 @@ def trainee_name(window) -> str:
     return str(name)
 
 
+def _same_patient(a, b) -> bool:
+    """``None`` is the default patient."""
+    try:
+        from iddsanatomy.anatomy.variant import PatientVariant
+    except ImportError:
+        return a == b
+    return (a or PatientVariant()) == (b or PatientVariant())
+
+
+def sync_patient(window) -> bool:
+    """Ask the Patient panel to build the patient ``window.state.variant`` names when the anatomy
+    on screen is another one (a lesson step or a question set the variant). ``True`` if a build
+    was started."""
+    wanted = window.state.variant
+    shown = getattr(getattr(window, "anatomy", None), "variant", None)
+    if _same_patient(wanted, shown):
+        return False
+    panel = getattr(window, "panels", {}).get("Patient")
+    apply = getattr(panel, "apply_variant", None)
+    if apply is None:
+        return False
+    try:
+        from iddsanatomy.anatomy.variant import PatientVariant
+
+        apply(wanted if wanted is not None else PatientVariant())
+    except Exception as exc:  # the lesson goes on with the anatomy it has
+        log.warning("could not build the patient: %s", exc)
+        return False
+    return True
+
+
+def variant_anatomy(window, variant, cache: dict):
+    """The anatomy of ``variant`` (built now, cached), or the window's when it already is it."""
+    if variant is None or _same_patient(variant, getattr(window.anatomy, "variant", None)):
+        return window.anatomy
+    key = variant.model_dump_json() if hasattr(variant, "model_dump_json") else repr(variant)
+    if key not in cache:
+        from iddsanatomy.anatomy.variation import VariantBuilder
+
+        base = getattr(window, "base_anatomy", None) or window.anatomy
+        cache.setdefault("_builder", VariantBuilder(base))
+        cache[key] = cache["_builder"].build(variant)
+    return cache[key]
+
+
 class ClickableImage(QLabel):
     """A picture that reports clicks in image pixel coordinates (column, row)."""
 
@@ -166,6 +211,7 @@ class QuestionWidget(QWidget):
         self.seed: Any = 0
         self.target_px: np.ndarray | None = None
         self.fluoro_pose = None
+        self._anatomies: dict = {}
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.prompt = QLabel()
@@ -278,6 +324,9 @@ class QuestionWidget(QWidget):
         anatomy = getattr(self.window, "anatomy", None)
         try:
             from iddsanatomy.fluoro import display, drr
+
+            if question.variant is not None:
+                anatomy = variant_anatomy(self.window, question.variant.build(), self._anatomies)
 
             pose = question.carm.build(anatomy)
             pose = pose.with_(pixels=FLUORO_PIXELS)
@@ -606,6 +655,10 @@ class QuizPanel(QWidget):
         self.progress.setText(f"Question {s.index + 1} of {len(s.items)}")
         if q.scene is not None:
             self._apply_scene(q.scene)
+        variant = getattr(q, "variant", None)
+        if variant is not None:
+            self.window.state.variant = variant.build()
+        sync_patient(self.window)
         self.question.set_question(q, s.seed)
         self.next_button.setEnabled(False)
         self.skip_button.setEnabled(True)
