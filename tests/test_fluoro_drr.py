@@ -264,14 +264,17 @@ def test_culling_skips_only_what_lies_outside_the_field():
     edge = drr.Layer("edge", *_parts(_sphere([45.0, 0.0, 0.0], 10.0, 3)), 0.02)  # half in
     outside = drr.Layer("out", *_parts(_sphere([0.0, 0.0, 300.0], 20.0, 3)), 0.02)
     both = drr.line_integral(None, pose, layers=[inside, outside, edge])
-    r = drr.renderer()
-    scene = drr._Scene(r.ctx, r.prog, [inside, outside, edge])
-    try:
-        with r.lock:
-            uncull = r._draw(pose, [_Unculled(scene)])
-    finally:
-        scene.release()
-    np.testing.assert_array_equal(both, uncull)
+
+    def unculled():
+        r = drr.renderer()
+        scene = drr._Scene(r.ctx, r.prog, [inside, outside, edge])
+        try:
+            with r.lock:
+                return r._draw(pose, [_Unculled(scene)])
+        finally:
+            scene.release()
+
+    np.testing.assert_array_equal(both, drr._on_gl_thread(unculled))
     assert both[64, 0] > 0.1  # the half-inside sphere (patient left: image left) is drawn
 
 
@@ -283,7 +286,7 @@ class _Unculled:
         self.scene.draw(None)
 
 
-def test_rendering_works_from_another_thread_with_its_own_context():
+def test_rendering_works_from_any_thread_and_leaves_its_gl_state_alone():
     import threading
 
     layers = [drr.Layer("s", *_parts(_sphere([0.0, 0.0, 0.0], 20.0, 3)), 0.05)]
@@ -301,6 +304,8 @@ def test_rendering_works_from_another_thread_with_its_own_context():
     t.join()
     assert "error" not in out, out.get("error")
     np.testing.assert_array_equal(out["image"], here)
+    # no GL context was made on the calling threads: that would confuse Qt/VTK drawing there
+    assert not hasattr(drr._LOCAL, "renderer")
 
 
 def test_gpu_scenes_of_a_discarded_anatomy_are_freed():
@@ -312,11 +317,15 @@ def test_gpu_scenes_of_a_discarded_anatomy_are_freed():
 
     a = Anatomy({"b": Structure("b", "bone", "b", mesh=trimesh.creation.box(extents=(9, 9, 9)))})
     drr.line_integral(a, CArmPose(pixels=32))
-    r = drr.renderer()
+    assert drr.scene_info(a)["triangles"]["live"] > 0
     ident = id(a)
-    assert any(k[0] == ident for k in r._scenes)
+
+    def held():
+        r = drr.renderer()
+        r.scene(("probe",), list)  # any cached-scene lookup frees what is stale first
+        return [k for k in r._scenes if isinstance(k, tuple) and len(k) > 2 and k[0] == ident]
+
+    assert drr._on_gl_thread(held)
     del a
     gc.collect()
-    drr.line_integral(None, CArmPose(pixels=32), layers=[])  # any render purges on this thread
-    r.scene(("probe",), list)
-    assert not any(k[0] == ident for k in r._scenes if isinstance(k, tuple) and len(k) > 1)
+    assert drr._on_gl_thread(held) == []

@@ -124,3 +124,27 @@ def test_a_new_patient_recentres_the_carm_and_refreshes_the_shot(panel, qtbot):
         return int(np.argmax(g)), int(np.argmin(g))
 
     assert edges(panel.sigma) == pytest.approx(edges(before), abs=1)
+
+
+def test_the_carm_is_drawn_in_the_3d_view_while_fluoroscopy_is_open(qtbot):
+    import pyvista as pv
+
+    from iddsanatomy.ui.fluoro_panel import FluoroPanel
+
+    plotter = pv.Plotter(off_screen=True)
+    try:
+        window = SimpleNamespace(state=SceneState(), anatomy=_phantom_anatomy(), plotter=plotter)
+        p = FluoroPanel(window)
+        qtbot.addWidget(p)
+        assert not set(FluoroPanel.CARM_ACTORS) & set(plotter.actors)
+        p.take_shot()  # opens fluoroscopy
+        assert set(FluoroPanel.CARM_ACTORS) <= set(plotter.actors)
+        cone = plotter.actors["fluoro.carm.cone"].mapper.dataset
+        np.testing.assert_allclose(cone.points[0], window.state.carm.source_lps, atol=1e-6)
+        p.set_angles(90.0, 0.0)  # the cone follows the C-arm
+        cone = plotter.actors["fluoro.carm.cone"].mapper.dataset
+        np.testing.assert_allclose(cone.points[0], window.state.carm.source_lps, atol=1e-6)
+        window.state.fluoro_open = False
+        assert not set(FluoroPanel.CARM_ACTORS) & set(plotter.actors)
+    finally:
+        plotter.close()

@@ -29,12 +29,11 @@ def measure(anatomy=None, quick: bool = False) -> dict:
     from iddsanatomy.fluoro.pose import CArmPose
 
     anatomy = anatomy if anatomy is not None else _anatomy()
-    r = drr.renderer()
     t0 = time.perf_counter()
     drr.line_integral(anatomy, CArmPose(pixels=64))
     upload_ms = (time.perf_counter() - t0) * 1000
     centre = tuple(anatomy.lps_from_level["L3"][:3, 3]) if "L3" in anatomy.lps_from_level else None
-    out = {"upload_ms": upload_ms, "renderer": r.renderer_name}
+    out = {"upload_ms": upload_ms}
     repeat = 7 if quick else 25
     for n in (512, 256):
         k = [0]
@@ -60,8 +59,10 @@ def measure(anatomy=None, quick: bool = False) -> dict:
             shot()
             cpu.append((time.process_time() - t0) * 1000)
         out[f"drr{n}_cpu_samples"] = cpu
-    key = next(k for k in r._scenes if isinstance(k, tuple) and k[0] == id(anatomy))
-    out["triangles"] = r._scenes[key].n_triangles
+    info = drr.scene_info(anatomy)
+    out["renderer"] = info["renderer"]
+    out["triangles"] = info["triangles"].get("full", 0)
+    out["triangles_live"] = info["triangles"].get("live", 0)
     return out
 
 
@@ -70,7 +71,7 @@ def run(quick: bool = False):
     from iddsanatomy.benchmarks import Figure, summarise
 
     m = measure(quick=quick)
-    note = f"{m['triangles']} triangles, {m['renderer']}"
+    note = f"{m['triangles']} / {m['triangles_live']} triangles (full/live), {m['renderer']}"
     return [
         summarise("fluoro DRR 512² full anatomy", m["drr512_samples"], "ms", 100.0, note=note),
         summarise("fluoro DRR 256² (live)", m["drr256_samples"], "ms", 30.0, note=note),

@@ -558,10 +558,29 @@ class DrrRenderer:
                     dyn.release()
 
 
-# An OpenGL context is current in one thread only: each thread that renders gets its own
-# renderer (context, shaders, uploaded scenes). Usually that is just the GUI or main thread.
+# An OpenGL context is current in one thread only, and making ours current on a thread that
+# also draws with Qt/VTK (the GUI thread) would leave Qt believing its own context is still
+# current: VTK would then draw into ours. So every GL call of the DRR runs on one private
+# thread (see _on_gl_thread); callers wait for the result and keep their own GL state.
+# renderer() is still per thread, so a test may also make one on its own thread.
 _LOCAL = threading.local()
 _RENDERERS: weakref.WeakSet = weakref.WeakSet()
+_GL_THREAD_PREFIX = "iddsanatomy-drr"
+_GL_EXECUTOR = None
+_GL_EXECUTOR_LOCK = threading.Lock()
+
+
+def _on_gl_thread(fn, *args, **kwargs):
+    """Run ``fn`` on the DRR's private GL thread and return its result (or raise its error)."""
+    global _GL_EXECUTOR
+    if threading.current_thread().name.startswith(_GL_THREAD_PREFIX):
+        return fn(*args, **kwargs)
+    with _GL_EXECUTOR_LOCK:
+        if _GL_EXECUTOR is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _GL_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_GL_THREAD_PREFIX)
+    return _GL_EXECUTOR.submit(fn, *args, **kwargs).result()
 
 
 def renderer() -> DrrRenderer:
@@ -644,14 +663,9 @@ def line_integral(
         Mesh level of detail (:data:`DETAIL_TOLERANCE_MM`); by default "live" up to 320² and
         "full" above.
     """
-    r = renderer()
+    extra = list(extra)
     if layers is not None:
-        with r.lock:
-            s = _Scene(r.ctx, r.prog, list(layers))
-            try:
-                return r.render(pose, s, extra)
-            finally:
-                s.release()
+        return _on_gl_thread(_render_layers, pose, list(layers), extra)
     if anatomy is None:
         raise IddsError("line_integral needs an anatomy or explicit layers")
     if detail is None:
@@ -659,8 +673,40 @@ def line_integral(
     if detail not in DETAIL_TOLERANCE_MM:
         raise IddsError(f"detail must be one of {sorted(DETAIL_TOLERANCE_MM)}, got {detail!r}")
     key = _anatomy_key(anatomy, cortex_mm, detail)
-    scene = r.scene(key, lambda: prepare(anatomy, detail, cortex_mm))
-    return r.render(pose, scene, extra)
+    scene_layers = prepare(anatomy, detail, cortex_mm)  # CPU work, on the caller's thread
+    return _on_gl_thread(_render_cached, key, scene_layers, pose, extra)
+
+
+def _render_layers(pose: CArmPose, layers: list, extra: list) -> np.ndarray:
+    r = renderer()
+    with r.lock:
+        s = _Scene(r.ctx, r.prog, layers)
+        try:
+            return r.render(pose, s, extra)
+        finally:
+            s.release()
+
+
+def _render_cached(key, layers: list, pose: CArmPose, extra: list) -> np.ndarray:
+    r = renderer()
+    return r.render(pose, r.scene(key, lambda: layers), extra)
+
+
+def scene_info(anatomy: Anatomy) -> dict:
+    """What the GL thread holds for ``anatomy``: ``renderer`` (the OpenGL renderer's name) and
+    ``triangles`` per level of detail uploaded so far (for benchmarks and diagnostics)."""
+
+    def info():
+        r = renderer()
+        with r.lock:
+            tris = {
+                k[2]: s.n_triangles
+                for k, s in r._scenes.items()
+                if isinstance(k, tuple) and len(k) > 2 and k[0] == id(anatomy)
+            }
+        return {"renderer": r.renderer_name, "triangles": tris}
+
+    return _on_gl_thread(info)
 
 
 def render_drr(

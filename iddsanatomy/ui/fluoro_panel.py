@@ -203,6 +203,7 @@ class FluoroPanel(QWidget):
         self.state.events.carm.connect(self._on_carm_changed)
         self.state.events.needle.connect(self._on_needle_changed)
         self.state.events.variant.connect(self._on_variant_changed)
+        self.state.events.fluoro_open.connect(self._update_carm_actors)
         if self.state.carm is None:
             self._on_slider_changed()
         else:
@@ -286,6 +287,7 @@ class FluoroPanel(QWidget):
         self.state.carm = self.pose_from_controls()
 
     def _on_carm_changed(self, pose, *_):
+        self._update_carm_actors()
         if isinstance(pose, CArmPose):
             self._updating = True
             try:
@@ -299,6 +301,54 @@ class FluoroPanel(QWidget):
                 self._updating = False
         if self.live.isChecked():
             self._timer.start()
+
+    # --- the C-arm in the 3D view ---------------------------------------------------------------
+
+    CARM_ACTORS = ("fluoro.carm.source", "fluoro.carm.cone", "fluoro.carm.detector")
+
+    def _update_carm_actors(self, *_):
+        """Draw the C-arm (source, beam cone, detector) in the 3D view while fluoroscopy is open.
+
+        Uses ``window.renderer.set_carm(pose)`` when the scene renderer offers it; otherwise adds
+        named, unpickable actors to ``window.plotter`` itself.
+        """
+        pose = self.state.carm if isinstance(self.state.carm, CArmPose) else None
+        show = pose is not None and bool(self.state.fluoro_open)
+        scene_renderer = getattr(self.window, "renderer", None)
+        if hasattr(scene_renderer, "set_carm"):
+            scene_renderer.set_carm(pose if show else None)
+            return
+        plotter = getattr(self.window, "plotter", None)
+        if plotter is None:
+            return
+        try:
+            if not show:
+                for name in self.CARM_ACTORS:
+                    plotter.remove_actor(name, render=False)
+            else:
+                import pyvista as pv
+
+                from iddsanatomy.fluoro.pose import carm_geometry
+
+                # see-through: the detector hangs over the patient's back, between the usual
+                # posterior camera and the spine
+                style = {
+                    "source": {"color": (0.35, 0.35, 0.4), "opacity": 0.5},
+                    "cone": {"color": (1.0, 0.85, 0.3), "opacity": 0.12},
+                    "detector": {"color": (0.55, 0.6, 0.7), "opacity": 0.22},
+                }
+                for part, mesh in carm_geometry(pose).items():
+                    plotter.add_mesh(
+                        pv.wrap(mesh),
+                        name=f"fluoro.carm.{part}",
+                        pickable=False,
+                        reset_camera=False,
+                        render=False,
+                        **style[part],
+                    )
+            plotter.update()
+        except Exception:  # the 3D picture is a convenience: never break the panel for it
+            log.exception("drawing the C-arm in the 3D view failed")
 
     def _on_needle_changed(self, *_):
         if self.live.isChecked():
