@@ -162,6 +162,9 @@ def test_click_picks_structure_and_part_and_hover_names_it(window, qtbot):
 
     qtbot.mouseClick(window.plotter, Qt.LeftButton, pos=widget_pos(window, (0, 0, 200)))
     assert window.state.selected is None  # a click on the background clears the selection
+    window.state.selected = "L4"
+    qtbot.keyClick(window, Qt.Key_Escape)
+    assert window.state.selected is None
 
 
 def test_view_shortcuts_move_the_camera(window, qtbot):

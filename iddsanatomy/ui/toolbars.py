@@ -64,6 +64,10 @@ class ViewToolBar(QToolBar):
         self.focus_action.setToolTip("Frame the selected structure (F)")
         self.focus_action.triggered.connect(window.focus_selection)
         self.addAction(self.focus_action)
+        self.clear_action = QAction("Clear selection", self)
+        self.clear_action.setShortcut(QKeySequence(Qt.Key_Escape))
+        self.clear_action.triggered.connect(lambda: setattr(window.state, "selected", None))
+        window.addAction(self.clear_action)  # a shortcut without a toolbar button
         self.addSeparator()
         self.label_actions: dict[str, QAction] = {}
         for group_name, title in LABEL_TITLES.items():
