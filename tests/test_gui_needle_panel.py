@@ -113,7 +113,8 @@ def test_fixed_needle_from_a_lesson_is_read_only(panel, window):
     window.state.needle_mode = "fixed"
     window.state.needle = NeedlePose((0, 0, -22), (0, -1, 0), 47.0)
     assert not panel.advance_button.isEnabled() and not panel.place_button.isEnabled()
-    assert "ligamentum flavum" in panel.readout.text()
+    assert panel.analysis.tip_structure == "ligamentum_flavum.L3-L4"
+    assert "ligamentum" in panel.readout.text()
     assert panel.step(+1) is False
 
 

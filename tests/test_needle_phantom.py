@@ -183,7 +183,7 @@ def test_epidural_catheter_and_truncation(phantom, midline):
 
 def test_catheter_refused_outside_the_spaces(phantom, midline):
     a = nd.analyse(phantom, midline.with_depth(30))
-    with pytest.raises(GeometryError, match="interspinous_ligament"):
+    with pytest.raises(GeometryError, match="tip is in the interspinous ligament"):
         nd.thread_catheter(phantom, a, 50)
     with pytest.raises(ValidationError):
         nd.thread_catheter(phantom, nd.analyse(phantom, midline.with_depth(60)), float("nan"))

@@ -559,8 +559,15 @@ class NeedleAnalyser:
             ahead=ahead,
         )
 
-    def _name(self, structure_id: str) -> str:
+    def display_name(self, structure_id: str) -> str:
         """A trainee's name: the display name, else the id in words (``L4 spinous process``)."""
+        return self._name(structure_id)
+
+    def _name(self, structure_id: str) -> str:
+        if structure_id == "epidural_space":
+            return "epidural space"
+        if structure_id == "unlabelled":
+            return "tissue not modelled"
         s = self.anatomy.structures.get(structure_id)
         if s is not None and s.display_name:
             return s.display_name

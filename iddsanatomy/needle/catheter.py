@@ -195,8 +195,12 @@ def thread_catheter(
         space = "intrathecal"
     else:
         raise GeometryError(
-            "a catheter can be threaded only from the epidural space or CSF; the tip is in "
-            f"{analysis.tip_structure or 'no structure'}"
+            "a catheter can be threaded only from the epidural space or CSF; the tip is in the "
+            + (
+                analyser_for(anatomy).display_name(analysis.tip_structure)
+                if analysis.tip_structure
+                else "air (outside the body)"
+            )
         )
     path = sac_paths(anatomy).path(space)
     arc = _arc(path)

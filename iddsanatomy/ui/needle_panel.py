@@ -64,6 +64,20 @@ _BANNER = (
 SEVERITY_RGB = {"info": "#2f6f3e", "warning": "#a35a00", "critical": "#c0141b"}
 
 
+def _wrap(text: str, width: int = 22) -> str:
+    """Break a long name onto indented lines (the read-out does not word-wrap: a wrapped label
+    is clipped by the dock's layout)."""
+    words, lines, cur = text.split(), [], ""
+    for w in words:
+        if cur and len(cur) + 1 + len(w) > width:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}".strip()
+    lines.append(cur)
+    return "<br>&nbsp;&nbsp;".join(lines)
+
+
 def _pretty(structure_id: str | None, anatomy=None) -> str:
     if not structure_id:
         return "outside the body"
@@ -225,6 +239,11 @@ class NeedlePanel(QWidget):
         self.banner.setVisible(False)
         self.banner.setStyleSheet(_BANNER.format(bg="#c0141b"))
         outer.addWidget(self.banner)
+        self.error_label = QLabel("")
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
+        self.error_label.setStyleSheet("QLabel { color: #c0141b; }")
+        outer.addWidget(self.error_label)
 
         plan = QGroupBox("Plan and entry")
         form = QFormLayout(plan)
@@ -450,7 +469,8 @@ class NeedlePanel(QWidget):
             show(title, str(exc))
         else:
             log.warning("%s: %s", title, exc)
-        self.readout.setText(f"<span style='color:#c0141b'>{title}: {exc}</span>")
+        self.error_label.setText(f"{title}: {exc}")
+        self.error_label.setVisible(True)
 
     def _ensure_session(self):
         from iddsanatomy.needle import NeedleSession
@@ -772,6 +792,7 @@ class NeedlePanel(QWidget):
 
     def _show_analysis(self, a) -> None:
         self.analysis = a
+        self.error_label.setVisible(False)
         self.gauge.set_analysis(a, self.anatomy)
         if a is None:
             self.readout.setText("No needle. Choose the plan and press <b>Place needle</b>.")
@@ -804,14 +825,15 @@ class NeedlePanel(QWidget):
 
         tip = _pretty(a.tip_structure, self.anatomy)
         lines = [
-            f"<b>Tip:</b> {tip}",
+            f"<b>Tip:</b> {_wrap(tip)}",
             f"<b>Depth:</b> {a.tip_depth_mm:.1f} mm of {a.pose.needle.length_mm:g}",
             f"<b>Level:</b> {a.tip_level or '–'}",
         ]
         if a.bone_contact is not None:
             part = a.bone_contact.part_id or a.bone_contact.structure_id
             lines.append(
-                f"<span style='color:#a35a00'><b>Bone:</b> {_pretty(part, self.anatomy)}</span>"
+                f"<span style='color:#a35a00'><b>Bone:</b> "
+                f"{_wrap(_pretty(part, self.anatomy))}</span>"
             )
         if a.interlaminar:
             lines.append(f"<b>Interlaminar space:</b> {a.interlaminar}")
