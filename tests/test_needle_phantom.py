@@ -220,6 +220,14 @@ def test_invalid_input_is_refused_clearly(phantom, midline):
         nd.NeedlePose.from_angles((0, 0, -22), 0, 10, side="up")
     with pytest.raises(GeometryError, match="from the skin"):
         nd.analyse(phantom, nd.NeedlePose((0, -30, -22), (0, -1, 0), 10))
+    with pytest.raises(GeometryError, match=r"unknown landmark 'L3.spinous_tp'.*did you mean"):
+        nd.pose_from_landmark(phantom, "L3.spinous_tp", 10, 10, "left")
+    with pytest.raises(ValidationError, match="side"):
+        nd.pose_from_landmark(phantom, "L3.spinous_tip", 10, 10)
+    with pytest.raises(ValidationError, match="NeedlePose"):
+        nd.analyse(phantom, (0, 0, -22))
+    with pytest.raises(ValidationError, match="L3-L4"):
+        nd.midline_pose(phantom, "L3/L4")
     assert all(issubclass(e, IddsError) for e in (GeometryError, ValidationError))
 
 
