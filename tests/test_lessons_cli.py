@@ -103,6 +103,7 @@ def test_new_refuses_a_bad_id(tmp_path, capsys):
 
 def test_schema_validates_every_shipped_file_and_rejects_typos(tmp_path):
     import jsonschema
+
     from iddsanatomy.lessons.loader import yaml_files
     from iddsanatomy.paths import data_dir
 
