@@ -148,3 +148,11 @@ def test_the_carm_is_drawn_in_the_3d_view_while_fluoroscopy_is_open(qtbot):
         assert not set(FluoroPanel.CARM_ACTORS) & set(plotter.actors)
     finally:
         plotter.close()
+
+
+def test_after_shutdown_the_panel_no_longer_follows_the_scene(panel, qtbot):
+    panel.live.setChecked(True)
+    panel.shutdown()
+    panel.state.carm = panel.state.carm.with_(orbital_deg=33.0)
+    qtbot.wait(3 * 40)
+    assert panel.orbital.value() != 33 and not panel.live.isChecked()

@@ -210,6 +210,21 @@ class FluoroPanel(QWidget):
             self._on_carm_changed(self.state.carm)
         self._prepare_in_background()
 
+    def shutdown(self) -> None:
+        """Stop re-rendering and let go of the scene state (the window is closing)."""
+        self._timer.stop()
+        self.live.setChecked(False)
+        for signal, slot in (
+            (self.state.events.carm, self._on_carm_changed),
+            (self.state.events.needle, self._on_needle_changed),
+            (self.state.events.variant, self._on_variant_changed),
+            (self.state.events.fluoro_open, self._update_carm_actors),
+        ):
+            try:
+                signal.disconnect(slot)
+            except (TypeError, ValueError, RuntimeError):  # already disconnected
+                pass
+
     # --- the pose --------------------------------------------------------------------------
 
     @property
