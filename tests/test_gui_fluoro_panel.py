@@ -156,3 +156,13 @@ def test_after_shutdown_the_panel_no_longer_follows_the_scene(panel, qtbot):
     panel.state.carm = panel.state.carm.with_(orbital_deg=33.0)
     qtbot.wait(3 * 40)
     assert panel.orbital.value() != 33 and not panel.live.isChecked()
+
+
+def test_live_mode_coalesces_a_burst_of_moves_and_shows_the_last(panel, qtbot):
+    panel.live.setChecked(True)
+    for angle in range(0, 50, 5):  # dragging the slider
+        panel.orbital.setValue(angle)
+    qtbot.waitUntil(
+        lambda: panel.last_pose is not None and panel.last_pose.orbital_deg == 45.0, timeout=5000
+    )
+    assert panel.sigma.shape == (256, 256)

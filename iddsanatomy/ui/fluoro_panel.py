@@ -89,6 +89,8 @@ class FluoroPanel(QWidget):
 
     #: Emitted after every rendered image with the render time in ms.
     rendered = Signal(float)
+    #: A background (live) render finished: request number, (sigma, pose, ms) or an exception.
+    _live_done = Signal(int, object)
 
     def __init__(self, window, parent=None):
         super().__init__(parent)
@@ -99,6 +101,11 @@ class FluoroPanel(QWidget):
         self.last_pose: CArmPose | None = None
         self.last_ms = 0.0
         self._updating = False
+        self._live_executor = None
+        self._live_busy = False
+        self._live_again = False
+        self._live_request = 0
+        self._live_done.connect(self._on_live_done)
 
         self.image = _ImageLabel(self)
         self.image.setText("Take a shot, or switch Live on.")
@@ -214,6 +221,10 @@ class FluoroPanel(QWidget):
         """Stop re-rendering and let go of the scene state (the window is closing)."""
         self._timer.stop()
         self.live.setChecked(False)
+        self._live_request += 1  # a render still running is not shown
+        if self._live_executor is not None:
+            self._live_executor.shutdown(wait=False)
+            self._live_executor = None
         for signal, slot in (
             (self.state.events.carm, self._on_carm_changed),
             (self.state.events.needle, self._on_needle_changed),
@@ -382,36 +393,96 @@ class FluoroPanel(QWidget):
         self.state.fluoro_open = True
 
     def _render_live(self):
-        self.render(LIVE_PIXELS)
+        """Render at live resolution in the background; the GUI stays responsive. One render
+        at a time: a change during a render asks for one more when it ends."""
+        if self._live_busy:
+            self._live_again = True
+            return
+        job = self._shot_job(LIVE_PIXELS)
+        if job is None:
+            return
+        self._live_busy = True
+        self._live_request += 1
+        request = self._live_request
 
-    def render(self, pixels: int) -> bool:
-        """Render a DRR of the current anatomy, pose and needle; False (and a message) on error."""
+        def work():
+            try:
+                result = job()
+            except Exception as exc:  # reported on the GUI thread
+                result = exc
+            try:
+                self._live_done.emit(request, result)
+            except RuntimeError:  # the panel is gone
+                pass
+
+        self._executor().submit(work)
+
+    def _executor(self):
+        if self._live_executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._live_executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="fluoro-live"
+            )
+        return self._live_executor
+
+    def _on_live_done(self, request: int, result) -> None:
+        self._live_busy = False
+        if request == self._live_request:
+            self._show_result(result)
+        if self._live_again:
+            self._live_again = False
+            self._timer.start()
+
+    def _shot_job(self, pixels: int):
+        """A callable that renders the current anatomy, pose and needle, with everything it
+        needs read now (on the GUI thread); None (and a message) if there is nothing to render."""
         from iddsanatomy.fluoro import drr
 
-        if self.anatomy is None:
+        anatomy = self.anatomy
+        if anatomy is None:
             self.status.setText("No anatomy is loaded.")
-            return False
+            return None
         pose = self.state.carm if isinstance(self.state.carm, CArmPose) else None
         pose = (pose or self.pose_from_controls()).with_(pixels=pixels)
-        extra = []
-        try:
-            needle = drr.needle_layer_from(self.state.needle)
-            if needle is not None:
-                extra.append(needle)
+        needle = self.state.needle
+
+        def job():
+            extra = []
+            layer = drr.needle_layer_from(needle)
+            if layer is not None:
+                extra.append(layer)
             t0 = time.perf_counter()
-            sigma = drr.line_integral(self.anatomy, pose, extra=extra)
-            self.last_ms = (time.perf_counter() - t0) * 1000
-        except Exception as exc:  # the panel reports; the app keeps running
-            log.exception("fluoroscopy render failed")
-            self.status.setText(f"Fluoroscopy failed: {exc}")
+            sigma = drr.line_integral(anatomy, pose, extra=extra)
+            return sigma, pose, (time.perf_counter() - t0) * 1000
+
+        return job
+
+    def render(self, pixels: int) -> bool:
+        """Render a DRR of the current anatomy, pose and needle now; False (and a message) on
+        error."""
+        job = self._shot_job(pixels)
+        if job is None:
             return False
-        self.sigma, self.last_pose = sigma, pose
+        try:
+            result = job()
+        except Exception as exc:  # the panel reports; the app keeps running
+            result = exc
+        return self._show_result(result)
+
+    def _show_result(self, result) -> bool:
+        if isinstance(result, Exception):
+            log.error("fluoroscopy render failed: %s", result)
+            self.status.setText(f"Fluoroscopy failed: {result}")
+            return False
+        sigma, pose, ms = result
+        self.sigma, self.last_pose, self.last_ms = sigma, pose, ms
         self._redisplay()
         self.status.setText(
             f"{pose.level or 'centre'}: oblique {pose.orbital_deg:+.0f}°, tilt "
-            f"{pose.cranial_tilt_deg:+.1f}°, {pixels}² in {self.last_ms:.0f} ms"
+            f"{pose.cranial_tilt_deg:+.1f}°, {pose.pixels}² in {ms:.0f} ms"
         )
-        self.rendered.emit(self.last_ms)
+        self.rendered.emit(ms)
         return True
 
     def overlays(self) -> tuple[dict, list]:
