@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-AREAS = ("anatomy", "variation", "needle", "fluoro", "viewer", "memory")
+AREAS = ("anatomy", "variation", "needle", "fluoro", "lessons", "viewer", "memory")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:

@@ -46,8 +46,31 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(f"{tier:>6}: {passed} passed, {failed} failed, {skipped} skipped")
 
 
+def _release_the_display() -> None:
+    """Close Qt's connection to the X server before pytest-xvfb stops Xvfb.
+
+    Otherwise Xlib finds its connection gone at interpreter exit ("XIO: fatal IO error") and
+    exits the process with status 1 after every test has passed.
+    """
+    import sys
+
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    app.closeAllWindows()
+    app.processEvents()
+    import shiboken6
+
+    shiboken6.delete(app)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """In CI, running no render or no GUI test is a failure, not a quiet success."""
+    _release_the_display()
     if os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
         return
     if session.config.option.collectonly or getattr(session.config.option, "keyword", ""):
@@ -61,6 +84,20 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_configure(config):
     default_args = [str(p) for p in config.getini("testpaths")]
     config.args_were_narrowed = list(config.args) not in ([], default_args)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_data(tmp_path_factory):
+    """Progress, results and settings written by tests go to a temporary folder, never into
+    the real user's data directory."""
+    path = tmp_path_factory.mktemp("user-data")
+    old = os.environ.get("IDDSANATOMY_USER_DATA")
+    os.environ["IDDSANATOMY_USER_DATA"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("IDDSANATOMY_USER_DATA", None)
+    else:
+        os.environ["IDDSANATOMY_USER_DATA"] = old
 
 
 @pytest.fixture(scope="session")
