@@ -22,9 +22,11 @@ The scene of a patient:
   than the medulla; CSF within the dura, neural tissue within the CSF;
 * dynamic extras (the needle, as metal) uploaded per shot.
 
-OpenGL runs through moderngl on a standalone EGL context (Mesa llvmpipe works headless); one
-context per process, created on first use. Meshes are uploaded once per anatomy; a new pose only
-re-renders.
+OpenGL runs through moderngl on a standalone EGL context (Mesa llvmpipe works headless), on a
+private thread of its own so that the caller's GL state (Qt's, VTK's) is never touched; callers
+wait for the image. Meshes are simplified (manifold3d, :data:`DETAIL_TOLERANCE_MM`) and
+uploaded once per anatomy and level of detail; a new pose only re-renders, skipping chunks of
+triangles outside the field.
 """
 
 from __future__ import annotations
