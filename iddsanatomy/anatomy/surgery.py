@@ -26,6 +26,8 @@ HEAD_RADIUS_MM = 6.0
 ROD_RADIUS_MM = 2.75
 #: Medial convergence of a lumbar pedicle screw: ≈5° × lumbar number (Dickman 1992; REFERENCE §2).
 CONVERGENCE_DEG = {"T12": 2.5, "L1": 5.0, "L2": 10.0, "L3": 15.0, "L4": 20.0, "L5": 25.0}
+#: How much of the lower lamina's upper edge a decompression takes (mm; teaching approximation).
+LAMINOTOMY_MM = 8.0
 #: A short 12th rib is under 5 cm (REFERENCE §12 [TU]).
 SHORT_RIB_MM = 45.0
 
@@ -135,6 +137,32 @@ def laminectomy(anatomy: Anatomy, structures: dict, seg: str) -> None:
         bone_m = _m3d(structures[upper].mesh)
         scar = bone_m ^ cut_m
         replace_bone(structures, upper, _largest(_tm(bone_m - cut_m)))
+    # the decompression also takes the upper edge of the lower lamina (a laminotomy), so the
+    # operated interspace is open bone-free in the midline
+    lower = seg.split("-")[1]
+    edge_key = f"{lower}.lamina_superior_edge_midline"
+    if lower in structures and structures[lower].ok and edge_key in anatomy.landmarks_lps:
+        lframe = anatomy.lps_from_level[lower]
+        l_half_w = 0.5 * np.linalg.norm(
+            anatomy.landmarks_lps[f"{lower}.canal_left"]
+            - anatomy.landmarks_lps[f"{lower}.canal_right"]
+        )
+        l_post = _local(anatomy, lower, f"{lower}.canal_posterior")[1]
+        z_edge = _local(anatomy, lower, edge_key)[2]
+        centre_key = f"{seg}.interlaminar_centre"
+        if centre_key in anatomy.landmarks_lps:
+            # whatever bone reaches into the window's lower half goes too
+            z_edge = min(z_edge, _local(anatomy, lower, centre_key)[2] + LAMINOTOMY_MM - 6.0)
+        trim = _m3d(
+            _box(
+                (-l_half_w - 1.0, l_post - 1.0, z_edge - LAMINOTOMY_MM),
+                (l_half_w + 1.0, l_post + 40.0, z_edge + 30.0),
+                lframe,
+            )
+        )
+        lower_m = _m3d(structures[lower].mesh)
+        scar = (lower_m ^ trim) if scar is None else scar + (lower_m ^ trim)
+        replace_bone(structures, lower, _largest(_tm(lower_m - trim)))
     above = {"L1": "T12", "L2": "L1", "L3": "L2", "L4": "L3", "L5": "L4"}.get(upper)
     removed = [f"ligamentum_flavum.{seg}", f"interspinous_ligament.{seg}"]
     if above:

@@ -237,8 +237,13 @@ def repose(
     frames = {lv: transforms.get(lv, np.eye(4)) @ f for lv, f in base.lps_from_level.items()}
     landmarks = {}
     for name, p in base.landmarks_lps.items():
-        level = name.split(".", 1)[0]
-        t = transforms.get(level)
+        prefix = name.split(".", 1)[0]
+        ends = prefix.split("-")
+        if len(ends) == 2 and all(e in transforms for e in ends):
+            # an interspace's landmark moves halfway between its two vertebrae
+            landmarks[name] = 0.5 * sum(geometry.apply(transforms[e], p) for e in ends)
+            continue
+        t = transforms.get(prefix)
         landmarks[name] = geometry.apply(t, p) if t is not None else p
     return Anatomy(out, landmarks, frames, base.variant, dict(base.info))
 
@@ -263,8 +268,6 @@ def _rigid(s: Structure, t: np.ndarray) -> Structure:
 #: How far in front of the vertebral bodies the body's axis lies, for the outward direction in
 #: which the subcutaneous fat grows (a modelling choice: the back's surface is what matters).
 BODY_AXIS_ANTERIOR_MM = 80.0
-#: Fat vertices closer than this to the skin belong to the fat's outer surface.
-FAT_OUTER_TOL_MM = 1.5
 
 
 def outward_directions(
@@ -283,37 +286,142 @@ def outward_directions(
     return d / np.maximum(n, 1e-9)
 
 
+def _midline_ray(anatomy: Anatomy, upper: str, lower: str) -> tuple[np.ndarray, np.ndarray]:
+    """The measurement module's midline needle path of an interspace (origin, unit direction)."""
+    from iddsanatomy.anatomy import measure
+
+    return measure.midline_ray(anatomy.landmarks_lps, upper, lower)
+
+
 class HabitusRig:
-    """Which fat vertices move when the subcutaneous fat thickens (computed once per anatomy).
+    """How the skin and subcutaneous fat move with BMI (computed once per default anatomy).
 
     The skin moves out as a whole; the fat's outer surface (the vertices that touch the skin)
     moves with it and its inner surface stays on the muscle and ligaments (Bahk 1998: only the
-    subcutaneous tissue changes with body size; REFERENCE §11b). Re-posing keeps vertex order, so
-    the weights found on the default anatomy hold for every pose.
+    subcutaneous tissue changes with body size; REFERENCE §11b).
+
+    How far: the default anatomy's skin-to-epidural depth is measured on the midline of every
+    interspace (L1–L2 … L5–S1) and the fat at each is made as thick as it must be for the depth to
+    follow Ravi 2011 (``17.7966 + 0.9777 × BMI`` mm), interpolated along the spine between
+    interspaces. Re-posing keeps vertex order, so everything found here holds for every pose.
     """
 
+    #: The fat never gets thinner than this (mm), whatever the BMI asks.
+    MIN_FAT_MM = 2.0
+
     def __init__(self, anatomy: Anatomy, skin_id: str = "skin", fat_id: str = "subcutaneous_fat"):
-        from scipy.spatial import cKDTree
+        from iddsanatomy.anatomy import measure
 
         self.skin_id, self.fat_id = skin_id, fat_id
         skin_mesh = anatomy[skin_id].mesh
-        # the skin surface densely enough (vertices and face centres) to find the fat under it
-        skin = np.vstack([skin_mesh.vertices, skin_mesh.triangles_center])
-        fat = np.asarray(anatomy[fat_id].mesh.vertices)
-        dist, _ = cKDTree(skin).query(fat)
-        # a vertex of the fat that lies on the skin (to within the meshing tolerance) moves fully;
-        # one a few millimetres below it (the fat's inner surface) does not move
-        self.fat_weight = np.clip((2 * FAT_OUTER_TOL_MM - dist) / FAT_OUTER_TOL_MM, 0.0, 1.0)
-
-    def apply(self, anatomy: Anatomy, extra_mm: float) -> Anatomy:
-        skin, fat = anatomy[self.skin_id], anatomy[self.fat_id]
         frames = anatomy.lps_from_level
-        sv = np.asarray(skin.mesh.vertices)
-        fv = np.asarray(fat.mesh.vertices)
+        z_knots, sed, fat_mm, segs, lines = [], [], [], [], []
+        for upper, lower in itertools.pairwise(CHAIN[1:]):
+            seg = f"{upper}-{lower}"
+            if f"{seg}.interlaminar_centre" not in anatomy.landmarks_lps:
+                continue
+            try:
+                d = measure.midline_depths(anatomy, upper, lower)
+            except (KeyError, ValueError):
+                continue
+            if np.isfinite(d.get("skin_to_epidural", np.nan)):
+                # the knot sits where that midline ray meets the skin
+                origin, direction = _midline_ray(anatomy, upper, lower)
+                t = measure.first_hit(skin_mesh, origin, direction)
+                z_knots.append(float((origin + t * direction)[2]))
+                lines.append((origin + t * direction, direction))
+                segs.append((upper, lower))
+                sed.append(float(d["skin_to_epidural"]))
+                fat_mm.append(float(d.get("skin_plus_fat", 12.0)))
+        order = np.argsort(z_knots)
+        self.segs = [segs[i] for i in order]
+        self.z_knots = np.asarray(z_knots)[order]
+        self.lines = [lines[i] for i in order]
+        self.sed_mm = np.asarray(sed)[order]
+        fat_arr = np.asarray(fat_mm, float)[order]
+        # where the midline ray found no fat boundary, take the other levels' typical thickness
+        typical = float(np.nanmedian(fat_arr)) if np.isfinite(fat_arr).any() else 12.0
+        self.fat_mm = np.where(np.isfinite(fat_arr), fat_arr, typical)
+        self.meshes = {}
+        for sid in (skin_id, fat_id):
+            st = anatomy[sid]
+            for kind, mesh in (("mesh", st.mesh), ("coarse", st.coarse)):
+                if mesh is None:
+                    continue
+                v = np.asarray(mesh.vertices)
+                if sid == fat_id:
+                    # the fat's outer sheet (normals facing out, under the skin) moves fully, its
+                    # inner sheet (on muscle, ligament and bone) stays; the thin side walls blend
+                    facing = np.einsum(
+                        "ij,ij->i", mesh.vertex_normals, outward_directions(v, frames)
+                    )
+                    weight = np.clip(0.5 + facing / 0.6, 0.0, 1.0)
+                else:
+                    weight = np.ones(len(v))
+                self.meshes[(sid, kind)] = (weight, self.knot_coordinate(v))
+
+    def knot_coordinate(self, vertices: np.ndarray) -> np.ndarray:
+        """Where each vertex lies between the interspaces' midline needle paths: ``k`` on the
+        ``k``-th path (sorted from the bottom), fractional between two (sagittal plane).
+
+        Blending by this coordinate rather than by height keeps a midline needle's whole path
+        at its own interspace's value, however far out the skin moves.
+        """
+        n_k = len(self.lines)
+        if n_k == 0:
+            return np.zeros(len(vertices))
+        yz = np.asarray(vertices, float)[:, 1:]
+        signed = np.empty((n_k, len(yz)))
+        for k, (point, direction) in enumerate(self.lines):
+            normal = np.array([-direction[2], direction[1]])  # in-plane normal of the path
+            if normal[1] < 0:
+                normal = -normal  # positive towards the head
+            signed[k] = (yz - point[1:]) @ normal
+        above = (signed >= 0).sum(axis=0)  # how many paths lie below the vertex
+        k = np.clip(above - 1, 0, max(n_k - 2, 0))
+        if n_k == 1:
+            return np.zeros(len(yz))
+        idx = np.arange(len(yz))
+        s0, s1 = signed[k, idx], signed[k + 1, idx]
+        frac = np.where(np.abs(s0 - s1) > 1e-9, s0 / (s0 - s1), 0.0)
+        return np.clip(k + frac, 0.0, n_k - 1.0)
+
+    def extra_mm(self, bmi: float, u: np.ndarray) -> np.ndarray:
+        """Fat to add (mm, negative removes) at knot coordinates ``u``."""
+        from iddsanatomy.anatomy.variant import skin_to_epidural_mm
+
+        if len(self.z_knots) == 0:
+            return np.zeros_like(u)
+        extra = skin_to_epidural_mm(bmi) - self.sed_mm
+        extra = np.maximum(extra, -(self.fat_mm - self.MIN_FAT_MM))
+        return np.interp(u, np.arange(len(extra)), extra)
+
+    def apply(self, anatomy: Anatomy, bmi: float) -> Anatomy:
         structures = dict(anatomy.structures)
-        structures[self.skin_id] = moved(skin, sv + extra_mm * outward_directions(sv, frames))
-        shift = (extra_mm * self.fat_weight)[:, None] * outward_directions(fv, frames)
-        structures[self.fat_id] = moved(fat, fv + shift)
+        frames = anatomy.lps_from_level
+        # the layer grows back along each interspace's midline needle path (so that a midline
+        # needle sees exactly the thickness added), tipped sideways on the flanks
+        post_knots = np.array([-_midline_ray(anatomy, u, lo)[1] for u, lo in self.segs]).reshape(
+            -1, 3
+        )
+        for sid in (self.skin_id, self.fat_id):
+            st = anatomy[sid]
+            new = {}
+            for kind in ("mesh", "coarse"):
+                mesh = getattr(st, kind)
+                if mesh is None or (sid, kind) not in self.meshes:
+                    continue
+                weight, u = self.meshes[(sid, kind)]
+                v = np.asarray(mesh.vertices)
+                knots = np.arange(len(post_knots))
+                direction = np.column_stack(
+                    [np.interp(u, knots, post_knots[:, k]) for k in range(3)]
+                )
+                direction[:, 0] = outward_directions(v, frames)[:, 0]
+                direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+                shift = (weight * self.extra_mm(bmi, u))[:, None] * direction
+                new[kind] = v + shift
+            structures[sid] = moved(st, new["mesh"], new.get("coarse"))
         return Anatomy(
             structures,
             dict(anatomy.landmarks_lps),
@@ -476,12 +584,11 @@ class VariantBuilder:
     def habitus(self, v) -> Anatomy:
         def run():
             posed = self.pose(v)
-            extra = v.extra_fat_mm(self.base_variant.bmi)
-            if abs(extra) < 1e-9 or "skin" not in posed or "subcutaneous_fat" not in posed:
+            if "skin" not in posed or "subcutaneous_fat" not in posed:
                 return posed
             if "habitus" not in self._rigs:
                 self._rigs["habitus"] = HabitusRig(self.base)
-            return self._rigs["habitus"].apply(posed, extra)
+            return self._rigs["habitus"].apply(posed, v.bmi)
 
         return self._cached(("habitus", self._neural_key(v), self._pose_key(v), v.bmi), run)
 
