@@ -77,12 +77,33 @@ class NativeView(_NativeQVTK, BasePlotter):
             super().resizeEvent(ev)
 
     def close(self):
-        """Release VTK's window and the plotter (idempotent); then close the widget."""
+        """Release VTK's window and the plotter (idempotent); then close the widget.
+
+        Every reference to the vtkRenderWindow is dropped here, so that it is destroyed now and
+        closes its X connection while the X server is still there (a connection left open ends
+        the process with Xlib's fatal I/O error, status 1, when the server goes first, as at the
+        end of an Xvfb test session).
+        """
         if not self._closed:
             self._closed = True
+            rw = self._RenderWindow
+            iren = self._Iren
+            with contextlib.suppress(Exception):
+                self.iren.interactor.RemoveAllObservers()
             BasePlotter.close(self)
             with contextlib.suppress(Exception):
-                self._RenderWindow.Finalize()
+                rw.Finalize()
+            with contextlib.suppress(Exception):
+                iren.RemoveAllObservers()
+                iren.SetRenderWindow(None)
+            with contextlib.suppress(Exception):
+                for ren in list(self.renderers):
+                    rw.RemoveRenderer(ren)
+            for name in ("ren_win", "iren"):
+                with contextlib.suppress(Exception):
+                    setattr(self, name, None)
+            self._RenderWindow = None
+            del rw
         return _NativeQVTK.close(self)
 
     def closeEvent(self, evt):
