@@ -32,6 +32,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--needle", default="tuohy-17G-90", help="needle type id")
     p.add_argument("--thread", type=float, default=None, help="thread a catheter this far, mm")
     p.add_argument("--direction", choices=["cephalad", "caudad"], default="cephalad")
+    p.add_argument(
+        "--find-path",
+        choices=["intrathecal", "epidural"],
+        help="search for a clear path to this space (with --approach, --interspace, --side) "
+        "and analyse it at the target depth",
+    )
     p.add_argument("--phantom", action="store_true", help="use the box test phantom")
     p.add_argument("--json", action="store_true", help="print JSON")
     return p
@@ -73,7 +79,18 @@ def run(args) -> int:
         from iddsanatomy.anatomy import load_anatomy
 
         anatomy = load_anatomy()
-    pose = _pose(anatomy, args)
+    if args.find_path:
+        planned = nd.find_path(
+            anatomy, args.interspace, args.approach, args.side, args.find_path, args.needle
+        )
+        pose = planned.pose
+        if not args.json:
+            print(
+                f"clear path found among {planned.tried} tried; {planned.clearance_mm:.1f} mm "
+                "from bone where it crosses the ligamentum flavum"
+            )
+    else:
+        pose = _pose(anatomy, args)
     a = nd.analyse(anatomy, pose)
     cat, cat_error = None, None
     if args.thread:

@@ -200,3 +200,15 @@ def test_paramedian_entry_follows_miller(default_anatomy, side):
     assert t[0] == pytest.approx(200.0, abs=1e-6)
     assert pose.angles_deg() == pytest.approx((15.0, 15.0))
     assert np.sign(pose.direction[0]) == -sign  # towards the midline
+
+
+@pytest.mark.parametrize("interspace", ["L1-L2", "L2-L3", "L3-L4", "L4-L5"])
+@pytest.mark.parametrize("approach", ["midline", "paramedian"])
+def test_every_lumbar_window_admits_a_needle(default_anatomy, interspace, approach):
+    """A normal adult's lumbar interlaminar windows are open: some midline and some paramedian
+    needle reaches the CSF through each without touching bone or nerve (REFERENCE §10, §16)."""
+    p = nd.find_path(default_anatomy, interspace, approach, "left", "intrathecal")
+    assert p.analysis.tip_tissue == "csf" and p.analysis.interlaminar == interspace
+    # an independent cast: no bone before the tip along the found path
+    t, _bone = _first_bone(default_anatomy, np.array(p.pose.entry_lps), np.array(p.pose.direction))
+    assert t > p.pose.depth_mm

@@ -376,3 +376,33 @@ def test_catheter_mesh_is_a_closed_tube_of_its_length(phantom, midline):
     polygon = 5 * math.sin(2 * math.pi / 10) * 0.45**2  # the 10-sided section
     assert m.volume == pytest.approx(polygon * 100.0, rel=0.02)
     assert np.allclose(m.bounds[1][2], cat.tip_lps[2], atol=0.01)
+
+
+def test_find_path_goes_through_the_middle_of_the_window(phantom):
+    p = nd.find_path(phantom, "L3-L4", "midline", target="intrathecal")
+    a = p.analysis
+    assert a.tip_structure == "csf" and not a.blocked and not a.neural_contacts
+    assert a.interlaminar == "L3-L4"
+    ceph, _ = p.pose.angles_deg()
+    # the CSF starts at y = -55: along the path that is 55 / cos(cephalad) mm; 2 mm beyond
+    assert p.pose.depth_mm == pytest.approx(55 / math.cos(math.radians(ceph)) + 2.0)
+    # where it leaves the ligamentum flavum (y = -50) it is inside the window (z -28…-10),
+    # at most 9 mm (half the window) from its bony edges
+    lf = next(c for c in a.crossings if c.structure_id == "ligamentum_flavum.L3-L4")
+    z = p.pose.entry_lps[2] + lf.exit_depth_mm * p.pose.direction[2]
+    assert -28 < z < -10
+    assert 8.0 <= p.clearance_mm <= math.hypot(9.0, 1.0)
+    e = nd.find_path(phantom, "L3-L4", "paramedian", "left", target="epidural")
+    assert e.analysis.in_epidural_space and e.pose.side == "left"
+
+
+def test_find_path_reports_a_closed_window():
+    import trimesh
+
+    from iddsanatomy.anatomy.model import Structure
+
+    closed = build_phantom()
+    bridge = trimesh.creation.box(bounds=[[-25, -50, -32], [25, -40, -6]])
+    closed.structures["fusion_mass"] = Structure("fusion_mass", "bone", "fusion", mesh=bridge)
+    with pytest.raises(GeometryError, match="no clear midline path"):
+        nd.find_path(closed, "L3-L4", "midline")

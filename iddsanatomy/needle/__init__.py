@@ -21,6 +21,7 @@ from iddsanatomy.needle.analysis import (
 from iddsanatomy.needle.catheter import Catheter, catheter_mesh, thread_catheter
 from iddsanatomy.needle.mesh import needle_mesh
 from iddsanatomy.needle.needles import DEFAULT_NEEDLE, NEEDLE_TYPES, NeedleType, needle_type
+from iddsanatomy.needle.planning import PlannedPath, find_path
 from iddsanatomy.needle.pose import NeedlePose, angles_from_direction, direction_from_angles
 from iddsanatomy.needle.session import NeedleMetrics, NeedlePlan, NeedleSession
 
@@ -39,11 +40,13 @@ __all__ = [
     "NeedlePose",
     "NeedleSession",
     "NeedleType",
+    "PlannedPath",
     "analyse",
     "analyser_for",
     "angles_from_direction",
     "catheter_mesh",
     "direction_from_angles",
+    "find_path",
     "midline_pose",
     "needle_mesh",
     "needle_type",
