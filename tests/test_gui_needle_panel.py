@@ -130,6 +130,17 @@ def test_entry_from_a_landmark_offset(panel, window):
     assert window.state.needle.entry_lps == pytest.approx((10, 0, -13))
 
 
+def test_suggested_path_reaches_the_target(panel, window):
+    panel.target_combo.setCurrentText("epidural")
+    assert panel.suggest_path()
+    assert window.state.needle.depth_mm == 0
+    for _ in range(90):
+        panel.step(+1)
+        if panel.analysis.in_epidural_space:
+            break
+    assert panel.analysis.in_epidural_space and not panel.analysis.blocked
+
+
 def test_bad_input_shows_an_error_and_changes_nothing(panel, window):
     panel.place_needle()
     _advance_to(panel, 10)

@@ -344,6 +344,12 @@ class NeedlePanel(QWidget):
         right.addWidget(self.events_list, 1)
         self.ahead_check = QCheckBox("Show layers ahead (instructor)")
         right.addWidget(self.ahead_check)
+        self.suggest_button = QPushButton("Suggest a clear path (instructor)")
+        self.suggest_button.setToolTip(
+            "Search entries and angles near the chosen approach for a path to the target "
+            "through the chosen interspace, and place the needle on it at the skin"
+        )
+        right.addWidget(self.suggest_button)
         middle.addLayout(right, 1)
         outer.addLayout(middle, 1)
 
@@ -381,6 +387,7 @@ class NeedlePanel(QWidget):
         self.thread_button.clicked.connect(self.thread_catheter)
         self.finish_button.clicked.connect(self.finish_attempt)
         self.ahead_check.toggled.connect(self._on_ahead_toggled)
+        self.suggest_button.clicked.connect(self.suggest_path)
         self.target_combo.currentIndexChanged.connect(self._on_plan_changed)
         self.interspace_combo.currentIndexChanged.connect(self._on_plan_changed)
 
@@ -539,6 +546,34 @@ class NeedlePanel(QWidget):
             self._error("Cannot place the needle", exc)
             return False
         return self.place_pose(pose)
+
+    def suggest_path(self) -> bool:
+        """Place the needle at the skin on a clear path found by the planner (depth 0)."""
+        from iddsanatomy import needle as nd
+
+        approach = self.approach_combo.currentText()
+        kind = "paramedian" if approach.startswith("paramedian") else "midline"
+        side = approach.split()[-1] if kind == "paramedian" else "left"
+        try:
+            planned = nd.find_path(
+                self.anatomy,
+                self.interspace_combo.currentText(),
+                kind,
+                side,
+                self.target_combo.currentText(),
+                self.needle_combo.currentData(),
+            )
+        except IddsError as exc:
+            self._error("No clear path", exc)
+            return False
+        ok = self.place_pose(planned.pose.with_depth(0.0))
+        if ok:
+            self._status(
+                f"A clear path: advance {planned.pose.depth_mm:.0f} mm to reach the "
+                f"{self.target_combo.currentText()} space."
+            )
+            self._show_analysis(self.session.analysis)
+        return ok
 
     def place_pose(self, pose) -> bool:
         """Start the needle at ``pose`` (validated; on error nothing changes)."""
@@ -765,6 +800,7 @@ class NeedlePanel(QWidget):
             self.needle_combo,
             self.approach_combo,
             self.landmark_box,
+            self.suggest_button,
             self.thread_button,
         ):
             w.setEnabled(not fixed)
