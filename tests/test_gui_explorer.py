@@ -316,3 +316,23 @@ def test_set_anatomy_swaps_what_is_drawn(window, qtbot):
     assert "L4 vertebra" in window.info.text()
     qtbot.mouseClick(window.plotter, Qt.LeftButton, pos=widget_pos(window, (0, 0, 200)))
     assert window.plotter.screenshot().std() > 20
+
+
+def test_dragging_orbits_with_coarse_meshes_then_full_detail(window, qtbot):
+    from PySide6.QtCore import QPoint, Qt
+
+    view = window.plotter
+    centre = QPoint(view.width() // 2, view.height() // 2)
+    before = tuple(view.camera.position)
+    full = window.renderer.actors["L3"].mapper.GetInput().GetNumberOfCells()
+    qtbot.mousePress(view, Qt.LeftButton, pos=centre)
+    qtbot.mouseMove(view, centre + QPoint(40, 0))
+    qtbot.mouseMove(view, centre + QPoint(80, 10))
+    assert window.renderer.interacting
+    coarse = window.renderer.actors["L3"].mapper.GetInput().GetNumberOfCells()
+    assert coarse == len(window.anatomy["L3"].coarse.faces) < full
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=centre + QPoint(80, 10))
+    assert not window.renderer.interacting
+    assert window.renderer.actors["L3"].mapper.GetInput().GetNumberOfCells() == full
+    assert tuple(view.camera.position) != pytest.approx(before)  # the camera turned
+    assert window.state.selected is None  # a drag is not a click
