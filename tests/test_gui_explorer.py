@@ -336,3 +336,24 @@ def test_dragging_orbits_with_coarse_meshes_then_full_detail(window, qtbot):
     assert window.renderer.actors["L3"].mapper.GetInput().GetNumberOfCells() == full
     assert tuple(view.camera.position) != pytest.approx(before)  # the camera turned
     assert window.state.selected is None  # a drag is not a click
+
+
+def test_window_opens_without_anatomy_and_says_why(qtbot, settings):
+    from iddsanatomy.ui.main_window import MainWindow
+
+    w = MainWindow(
+        settings=settings,
+        optional_panels=False,
+        load_error="DataNotFoundError: could not find the meshes folder",
+    )
+    w.show()
+    qtbot.waitExposed(w)
+    try:
+        qtbot.waitUntil(lambda: w.startup_done, timeout=8000)
+        assert w.renderer.actors == {}
+        assert "No anatomy loaded" in w.statusBar().currentMessage()
+        assert "meshes folder" in w.statusBar().currentMessage()
+        w.set_view("left")  # views and sections do not fail on an empty scene
+        w.section_toolbar.set_section("axial")
+    finally:
+        w.close()
