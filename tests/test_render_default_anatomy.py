@@ -38,7 +38,7 @@ def _part_centre(anatomy, part_id):
 def test_pick_spinous_process_from_behind(bones_scene):
     from iddsanatomy.render.picking import Picker, project_to_display
 
-    sr, state, plotter = bones_scene
+    sr, _state, plotter = bones_scene
     anatomy = sr.anatomy
     img = plotter.screenshot()
     picker = Picker(sr)
