@@ -66,11 +66,12 @@ def _child_env(display: str) -> dict[str, str]:
     return env
 
 
-def measure_launch(display: str, repeat: int) -> list[float]:
-    """Seconds from spawning ``python -m iddsanatomy`` to its first frame with anatomy."""
+def measure_launch(display: str, repeat: int) -> tuple[list[float], list[float]]:
+    """Seconds from spawning ``python -m iddsanatomy`` to its first frame with anatomy, and
+    the part of it spent after the app's ``run_app`` started (interpreter start excluded)."""
     env = _child_env(display)
     env["IDDSANATOMY_EXIT_AFTER_FIRST_FRAME"] = "1"
-    out = []
+    out, inside = [], []
     for _ in range(repeat):
         t0 = time.time()
         r = subprocess.run(
@@ -84,7 +85,8 @@ def measure_launch(display: str, repeat: int) -> list[float]:
         if line is None:
             raise RuntimeError(f"the app did not report a first frame:\n{r.stdout}\n{r.stderr}")
         out.append(float(line.split()[1]) - t0)
-    return out
+        inside.append(float(line.split()[3]))
+    return out, inside
 
 
 def _app_child(frames: int, picks: int) -> None:
@@ -217,7 +219,7 @@ def run(quick: bool = False) -> list[Figure]:
     frames = 24 if quick else 72
     picks = 20 if quick else 60
     with _display() as display:
-        launch = measure_launch(display, launches)
+        launch, launch_inside = measure_launch(display, launches)
         app = measure_app(display, frames, picks)
         off = measure_offscreen(display, frames)
     tri = f"{app['triangles_shown']} triangles shown, view {app['view_px'][0]}x{app['view_px'][1]}"
@@ -228,6 +230,12 @@ def run(quick: bool = False) -> list[Figure]:
             "s",
             TARGET_LAUNCH_S,
             note="fresh process: python -m iddsanatomy until the anatomy is drawn",
+        ),
+        summarise(
+            "viewer first frame after run_app",
+            launch_inside,
+            "s",
+            note="the same launches, without interpreter start and the CLI",
         ),
         _fps("viewer orbit (app, LOD while moving)", app["orbit_lod_s"], tri),
         _fps("viewer orbit (app, full detail)", app["orbit_full_s"], tri),
@@ -248,6 +256,7 @@ def main() -> None:
 
     figures = run(quick="--quick" in sys.argv)
     print(format_table(figures))
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for f in figures:
         print(f"{f.name}: median {f.median:.3g} {f.unit} ({f.samples} samples) {f.note}")
 
