@@ -229,7 +229,8 @@ def run(quick: bool = False) -> list[Figure]:
             launch,
             "s",
             TARGET_LAUNCH_S,
-            note="fresh process: python -m iddsanatomy until the anatomy is drawn",
+            note="fresh process: python -m iddsanatomy until the anatomy is drawn; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         ),
         summarise(
             "viewer first frame after run_app",
