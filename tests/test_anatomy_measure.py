@@ -65,3 +65,24 @@ def test_conus_and_sac_end_labels(measured):
 def test_skin_and_fat_is_the_normal_bmi_layer(measured):
     """Skin + subcutaneous fat ≈12–13 mm at L3–4 for normal BMI (REF §11/§13 [D])."""
     assert 11.0 <= measured[("skin_plus_fat", "L3-L4")].value <= 14.0
+
+
+def test_report_cli_prints_measured_reference_and_source(capsys):
+    from iddsanatomy.cli import main
+
+    assert main(["anatomy", "report"]) == 0
+    out = capsys.readouterr().out
+    assert "vb_width" in out and "Clouthier 2023" in out and "conus_tip" in out
+    assert "within their reference range" in out
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_compare_cli_against_real_vertebrae(shared_dir, capsys):
+    from iddsanatomy.cli import main
+
+    path = shared_dir / "realmeshes" / "clouthier_ssm"
+    assert main(["anatomy", "compare", str(path)]) == 0
+    out = capsys.readouterr().out
+    for level in ("L2", "L3", "L4", "L5"):
+        assert level in out

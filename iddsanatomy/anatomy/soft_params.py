@@ -106,9 +106,10 @@ DURA_THICKNESS_MM = 0.5
 ANTERIOR_EPIDURAL_MM = 1.5
 #: Nerve root thickness L1 3.9 ± 0.81 → S1 5.45 ± 0.8 mm (Khasawneh 2023; REF §9) [R].
 ROOT_DIAMETER_MM = {"L1": 3.9, "L2": 4.3, "L3": 4.7, "L4": 5.0, "L5": 5.3, "S1": 5.45}
-#: Roots inside the sac (cauda equina) drawn as 1.5 mm bundles so that each lies apart in its
-#: lane [shape]; the exiting roots outside the sac have the measured thickness above.
-CAUDA_ROOT_DIAMETER_MM = 1.5
+#: Roots inside the sac (cauda equina) drawn as 1 mm bundles so that each lies apart in its
+#: lane even where the sac narrows at L5–S1 [shape]; the exiting roots outside the sac have the
+#: measured thickness above.
+CAUDA_ROOT_DIAMETER_MM = 1.0
 
 # --------------------------------------------------------------------------------------------
 # §10 ligaments

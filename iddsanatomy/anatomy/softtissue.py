@@ -332,7 +332,9 @@ def canal_curve(landmarks: dict[str, np.ndarray]) -> SpineCurve:
     return SpineCurve(np.asarray(canal_knots(landmarks)[0]))
 
 
-def _fit_sacral_canal(sacrum, start, direction, step_mm: float = 5.0, max_mm: float = 110.0):
+def _fit_sacral_canal(
+    sacrum, start, direction, sacrum_from_lps=None, step_mm: float = 5.0, max_mm: float = 110.0
+):
     """Follow the canal from the L5 canal centre down into the sacrum, measuring it on the mesh.
 
     From each point, rays along ±x and along ± the sagittal normal find the canal walls on the
@@ -354,9 +356,12 @@ def _fit_sacral_canal(sacrum, start, direction, step_mm: float = 5.0, max_mm: fl
         n = np.array([0.0, t[2], -t[1]])
         if n[1] < 0:
             n = -n
+        below_s1 = sacrum_from_lps is None or geometry.apply(sacrum_from_lps, p)[2] < -3.0
         fp, fa = first_hit(sacrum, p, n), first_hit(sacrum, p, -n)
         fl, fr = first_hit(sacrum, p, (1.0, 0, 0)), first_hit(sacrum, p, (-1.0, 0, 0))
-        if not all(np.isfinite(v) and v < 30.0 for v in (fp, fa, fl, fr)):
+        # inside the canal: walls all round, and below the S1 endplate (not between the S1
+        # articular processes above it)
+        if not below_s1 or not all(np.isfinite(v) and v < 30.0 for v in (fp, fa, fl, fr)):
             if found:
                 break  # left the canal (the hiatus)
             continue
@@ -526,7 +531,7 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
     # that the dura follows A1's canal whatever its shape; stored as S1/S2/S3.canal_centre
     l5c = np.asarray(landmarks["L5.canal_centre"], float)
     l5_axis = frames["L5"][:3, 2]
-    sac_fit = _fit_sacral_canal(vert_mesh["S1"], l5c, -l5_axis)
+    sac_fit = _fit_sacral_canal(vert_mesh["S1"], l5c, -l5_axis, np.linalg.inv(frames["S1"]))
     for name, (centre, _hw, _hd) in sac_fit.items():
         knots[names.index(name)] = centre
         lms[f"{name}.canal_centre"] = centre
@@ -727,19 +732,21 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
         "L2": (0, (6.2, 1.8)),
         "L3": (0, (4.4, 3.4)),
         "L4": (0, (4.6, -3.0)),
-        "L5": (1, (5.2, 0.0)),
-        "S1": (1, (3.0, 2.0)),
-        "S2": (1, (2.2, -0.8)),
-        "S3": (1, (1.2, 1.4)),
+        "L5": (1, (3.9, -0.3)),
+        "S1": (1, (2.6, 1.6)),
+        "S2": (1, (2.0, -1.2)),
+        "S3": (1, (0.9, 2.3)),
     }
 
     def lane(s, rl, side):
         _ring, (lx, lv) = lanes[rl]
         a_, b_ = dura_axes(s, sp.DURA_THICKNESS_MM)
-        # where the sac is narrower than the lanes were packed for, shrink the pattern
-        kx = np.clip((a_ - cr - 0.6) / 6.6, 0.2, 1.0)
-        kv = np.clip((b_ - cr - 0.6) / 3.4, 0.2, 1.0)
-        return side * lx * kx, v_dura_centre(s) + lv * kv
+        # where the sac is narrower than the lanes were packed for, pull the root towards the
+        # sac's axis just enough to keep it inside the CSF (neighbours may then touch)
+        big_a = np.maximum(a_ - cr - 0.3, 1e-3)
+        big_b = np.maximum(b_ - cr - 0.3, 1e-3)
+        k = np.minimum(1.0, 1.0 / np.maximum(np.hypot(lx / big_a, lv / big_b), 1e-9))
+        return side * lx * k, v_dura_centre(s) + lv * k
 
     for k, rl in enumerate(root_levels):
         ring, (lx, lv) = lanes[rl]
@@ -755,7 +762,7 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             if ring == 1:  # the inner roots start in their lanes, beside the thin conus
                 x0, v0 = lane(s0, rl, side)
             if rl in ("S2", "S3"):
-                s1 = s_end + 9.0
+                s1 = s_end + 14.0  # end above the sac's taper
                 x1, v1 = lane(s1, rl, side)
             else:
                 if rl == "S1":
@@ -768,11 +775,14 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
                     )
                     fpt = _lps(frames, rl, loc)
                 s_f = curve.s_of(fpt)
-                s1 = s_f + 9.0
+                s1 = max(s_f + 9.0, s_end + 22.0)  # leave the sac above its taper
                 a1, b1 = dura_axes(s1)
                 # leave the sac straight out from the lane (a radial path crosses no lane)
+                lx1, lv1 = lane(s1, rl, side)
                 x1 = side * (a1 - cr - 1.0) * np.sin(phi)
                 v1 = v_dura_centre(s1) + (b1 - cr - 1.0) * np.cos(phi)
+                if abs(x1) < abs(lx1):  # no room to move out: leave the sac from the lane
+                    x1, v1 = lx1, lv1
                 exit_pts[(rl, side)] = fpt
             # from the cord into the lane over 8 mm, down the lane, out to the wall over 10 mm
             s_in = s0 - (8.0 if ring == 0 else 0.5)
@@ -1110,10 +1120,13 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             x, s, v = curve.coords(p)
             _, sb_, vb_ = back.coords(p)
             xs = side * x
-            fx = np.maximum(x_in - xs, xs - x_out)
+            # the muscle narrows towards its lower end, where it becomes tendon on the sacrum
+            taper = 0.45 * (x_out - x_in) * np.clip((s_lo_m + 40.0 - s) / 40.0, 0.0, 1.0)
+            fx = np.maximum(x_in - xs, xs - (x_out - taper))
             fv = np.maximum((floor_v(s, x) - extra_floor) - v, vb_ - (v_fascia(sb_, x) - 0.3))
             fs = np.maximum(s_lo_m - s, s - s_hi_m)
-            return sdf.smax(np.maximum(fx, fs), fv, 2.0)
+            # rounded bellies rather than boxes: generous fillets between the bounding faces
+            return sdf.smax(sdf.smax(fx, fs, 6.0), fv, 6.0)
 
         return fld
 
