@@ -208,15 +208,17 @@ _TABLE: dict[str, dict] = {
 #: Facet joints (mm): centre x from the midline and y behind the posterior body wall of the
 #: vertebrae's frames (the axis of the upper vertebra's inferior articular process), and that
 #: IAP's half thickness. One table for both partners keeps the SAP of a level wrapped around the
-#: IAP of the level above at a constant joint gap. [shape]
+#: IAP of the level above at a constant joint gap. [shape] L1–L2 … L5–S1 are the means of the
+#: two partners' tuned values; T12–L1 continues the trend upwards; T11–T12 is a thoracic
+#: joint whose superior facets face backwards, so it sits further out.
 JOINTS: dict[str, tuple[float, float, float]] = {
-    "T11-T12": (9.5, 19.0, 5.0),
-    "T12-L1": (10.0, 20.0, 5.0),
-    "L1-L2": (10.5, 20.5, 5.5),
-    "L2-L3": (11.0, 21.0, 5.5),
-    "L3-L4": (11.5, 21.0, 5.5),
-    "L4-L5": (13.5, 21.0, 6.0),
-    "L5-S1": (17.0, 20.0, 6.0),
+    "T11-T12": (10.0, 16.8, 4.5),
+    "T12-L1": (9.5, 17.8, 5.0),
+    "L1-L2": (8.8, 17.8, 5.0),
+    "L2-L3": (9.5, 19.85, 5.59),
+    "L3-L4": (11.0, 19.15, 5.8),
+    "L4-L5": (13.5, 19.5, 6.81),
+    "L5-S1": (19.0, 19.3, 6.6),
 }
 
 #: Facet angles to the sagittal plane per joint. REF §3d per-level defaults [TU] from the
@@ -249,22 +251,218 @@ _BELOW = {
     "L5": "L5-S1",
 }
 
-#: Per-level shape numbers ([shape], see the module docstring), tuned by the surface comparison.
+#: Per-level shape numbers ([shape], see the module docstring). L2–L5 were tuned by coordinate
+#: descent on the symmetric surface distance to the Clouthier 2023 mean shape (compare.py; the
+#: tuning script only scores candidates, it copies no geometry); T12 and L1 take L2's values
+#: with shorter spinous and transverse processes. The tuned SP lengths (46–51 mm, mean 49)
+#: agree with Clouthier's measured mean of 51.6 mm (43–61) [R]; the TP spans stay near the
+#: REF §3c [TU] values (L3 ends at 87.8 mm against ≈90–95).
 _SHAPE: dict[str, dict] = {
-    "T12": dict(sp_length=42.0, tp_span=55.0, tp_height=8.0),
-    "L1": dict(sp_length=44.0),
-    "L2": dict(sp_length=46.0),
-    "L3": dict(sp_length=47.0),
-    "L4": dict(sp_length=46.0),
+    "T12": dict(
+        body_squareness_posterior=4.28,
+        body_waist=0.23,
+        body_waist_depth_share=0.9,
+        body_waist_power=1.8,
+        iap_top_z=-9.4,
+        lamina_bottom_z=-12.0,
+        lamina_sagittal_deg=15.4,
+        lamina_top_lateral_z=7.0,
+        lamina_top_z=11.0,
+        mammillary_radius=4.66,
+        pedicle_length=11.4,
+        sap_arc_deg=40.0,
+        sap_post_gap_deg=25.0,
+        sap_thickness=5.32,
+        sap_top_z=21.5,
+        sp_base_bottom_z=-8.5,
+        sp_bottom_y=38.4,
+        sp_bulb_radius=6.9,
+        sp_half_thickness_bottom=3.9,
+        sp_length=43.0,
+        sp_tip_height=20.1,
+        sp_top_base_z=9.95,
+        sp_top_tip_z=3.5,
+        tp_height=8.0,
+        tp_root_y=11.5,
+        tp_span=55.0,
+        tp_thickness=7.6,
+    ),
+    "L1": dict(
+        body_squareness_posterior=4.28,
+        body_waist=0.23,
+        body_waist_depth_share=0.9,
+        body_waist_power=1.8,
+        iap_top_z=-9.4,
+        lamina_bottom_z=-12.0,
+        lamina_sagittal_deg=15.4,
+        lamina_top_lateral_z=7.0,
+        lamina_top_z=11.0,
+        mammillary_radius=4.66,
+        pedicle_length=11.4,
+        sap_arc_deg=40.0,
+        sap_post_gap_deg=25.0,
+        sap_thickness=5.32,
+        sap_top_z=21.5,
+        sp_base_bottom_z=-8.5,
+        sp_bottom_y=38.4,
+        sp_bulb_radius=6.9,
+        sp_half_thickness_bottom=3.9,
+        sp_length=47.0,
+        sp_tip_height=20.1,
+        sp_top_base_z=9.95,
+        sp_top_tip_z=3.5,
+        tp_height=13.0,
+        tp_root_y=11.5,
+        tp_span=72.0,
+        tp_thickness=7.6,
+    ),
+    "L2": dict(
+        body_squareness_posterior=4.28,
+        body_waist=0.23,
+        body_waist_depth_share=0.9,
+        body_waist_power=1.8,
+        iap_top_z=-9.4,
+        lamina_bottom_z=-12.0,
+        lamina_sagittal_deg=15.4,
+        lamina_top_lateral_z=7.0,
+        lamina_top_z=11.0,
+        mammillary_radius=4.66,
+        pedicle_length=11.4,
+        sap_arc_deg=40.0,
+        sap_post_gap_deg=25.0,
+        sap_thickness=5.32,
+        sap_top_z=21.5,
+        sp_base_bottom_z=-8.5,
+        sp_bottom_y=38.4,
+        sp_bulb_radius=6.9,
+        sp_half_thickness_bottom=3.9,
+        sp_length=50.0,
+        sp_tip_height=20.1,
+        sp_top_base_z=9.95,
+        sp_top_tip_z=3.5,
+        tp_height=13.0,
+        tp_root_y=11.5,
+        tp_span=77.9,
+        tp_thickness=7.6,
+    ),
+    "L3": dict(
+        body_posterior_concavity=2.2,
+        body_squareness_posterior=4.4,
+        body_waist=0.24,
+        body_waist_depth_share=0.7,
+        body_waist_power=2.01,
+        iap_top_z=-7.4,
+        lamina_sagittal_deg=15.4,
+        lamina_top_z=8.45,
+        mammillary_radius=3.06,
+        pedicle_length=14.0,
+        pedicle_top_gap=1.3,
+        sap_arc_deg=19.0,
+        sap_post_gap_deg=25.0,
+        sap_thickness=5.56,
+        sap_top_z=21.5,
+        sp_bottom_y=36.4,
+        sp_bottom_z=-20.0,
+        sp_bulb_radius=5.3,
+        sp_half_thickness_bottom=3.9,
+        sp_half_thickness_top=2.4,
+        sp_length=51.0,
+        sp_tip_height=20.1,
+        sp_top_base_z=8.9,
+        sp_top_tip_z=3.5,
+        tp_height=13.3,
+        tp_span=87.8,
+        tp_thickness=7.04,
+    ),
+    "L4": dict(
+        body_posterior_concavity=0.84,
+        body_squareness_anterior=2.19,
+        body_squareness_posterior=3.84,
+        body_waist=0.23,
+        body_waist_depth_share=0.9,
+        body_waist_power=2.1,
+        iap_bottom_z=-24.5,
+        iap_top_z=-7.4,
+        lamina_sagittal_deg=16.6,
+        lamina_top_lateral_z=8.05,
+        lamina_top_z=12.05,
+        mammillary_radius=3.06,
+        pedicle_length=14.0,
+        pedicle_top_gap=2.7,
+        rim_radius=1.4,
+        sap_arc_deg=19.0,
+        sap_thickness=6.36,
+        sap_top_z=20.0,
+        sp_base_bottom_z=-8.5,
+        sp_bottom_y=37.8,
+        sp_bulb_radius=5.54,
+        sp_half_thickness_bottom=3.9,
+        sp_half_thickness_top=2.68,
+        sp_length=50.0,
+        sp_tip_height=17.55,
+        sp_top_base_z=8.45,
+        tp_back_deg=17.0,
+        tp_height=13.0,
+        tp_root_y=7.0,
+        tp_thickness=7.04,
+        tp_up_deg=5.0,
+        tp_z=3.5,
+    ),
     "L5": dict(
-        sp_length=42.0,
+        body_posterior_concavity=0.28,
+        body_squareness_anterior=2.1,
+        body_squareness_posterior=4.4,
+        body_waist=0.26,
+        body_waist_depth_share=0.76,
+        body_waist_power=2.1,
+        iap_bottom_z=-23.0,
+        iap_top_z=-5.4,
+        lamina_bottom_z=-11.1,
+        lamina_sagittal_deg=20.6,
+        lamina_top_z=11.6,
+        mammillary_radius=2.26,
+        pedicle_length=15.2,
+        pedicle_top_gap=1.4,
+        rim_radius=3.02,
+        sap_arc_deg=19.0,
+        sap_thickness=7.48,
+        sap_top_z=18.5,
+        sp_bottom_y=36.4,
+        sp_bulb_radius=6.1,
+        sp_half_thickness_bottom=3.9,
+        sp_half_thickness_top=2.52,
+        sp_length=46.0,
+        sp_tip_height=18.6,
+        sp_top_base_z=9.35,
+        sp_top_tip_z=-4.05,
+        tp_back_deg=12.2,
         tp_body_root=1.0,
-        tp_height=12.0,
-        sp_tip_height=13.0,
-        sp_top_base_z=4.0,
-        sp_top_tip_z=-3.0,
+        tp_height=13.0,
+        tp_root_y=4.9,
+        tp_span=95.0,
+        tp_thickness=8.96,
+        tp_up_deg=5.0,
+        tp_z=3.5,
     ),
 }
+
+
+_Z_FIELDS = frozenset(
+    {
+        "lamina_top_z",
+        "lamina_top_lateral_z",
+        "lamina_bottom_z",
+        "sp_top_base_z",
+        "sp_top_tip_z",
+        "sp_tip_height",
+        "sp_bottom_z",
+        "sp_base_bottom_z",
+        "tp_z",
+        "sap_top_z",
+        "iap_top_z",
+        "iap_bottom_z",
+    }
+)
 
 
 def vertebra_params(level: str) -> VertebraParams:
@@ -283,7 +481,16 @@ def vertebra_params(level: str) -> VertebraParams:
         sap_facet_deg=FACET_DEG[up],
         iap_facet_deg=FACET_DEG[down],
     )
-    return VertebraParams(level=key, **{**_TABLE[key], **joints, **_SHAPE[key]})
+    shape = dict(_SHAPE[key])
+    if key in ("T12", "L1"):
+        # L2's tuned heights, scaled to the smaller body (posterior height ratio)
+        ratio = _TABLE[key]["body_hp"] / _TABLE["L2"]["body_hp"]
+        shape.update({k: v * ratio for k, v in shape.items() if k in _Z_FIELDS})
+    if key == "T12":
+        # T12's inferior processes are short: they must clear L1's laminae over the thin
+        # T12–L1 disc (≈0.9 × L1–L2, REF §4 [TU]; posterior ≈6.6 mm) [shape]
+        shape["iap_bottom_z"] = -20.0
+    return VertebraParams(level=key, **{**_TABLE[key], **joints, **shape})
 
 
 def with_changes(params: VertebraParams, **changes) -> VertebraParams:

@@ -177,7 +177,7 @@ def surface_distance(a, b, n_points: int = 20000, seed: int = 1) -> tuple[float,
     return float(d.mean()), float(np.percentile(d, 95))
 
 
-def compare_level(level: str, real_mesh, generated=None, resolution_mm: float = 0.7):
+def compare_level(level: str, real_mesh, generated=None, resolution_mm: float = 0.9):
     """Align the generated ``level`` to ``real_mesh`` and measure; returns (row, aligned mesh)."""
     from iddsanatomy.anatomy.vertebra import build_vertebra
 
@@ -190,7 +190,7 @@ def compare_level(level: str, real_mesh, generated=None, resolution_mm: float = 
     return ComparisonRow(level, mean, p95, scale), moved
 
 
-def compare_vertebrae(reference_dir, resolution_mm: float = 0.7) -> list[ComparisonRow]:
+def compare_vertebrae(reference_dir, resolution_mm: float = 0.9) -> list[ComparisonRow]:
     """Compare generated L2–L5 with the Clouthier mean L2–L5 in ``reference_dir``.
 
     Returns

@@ -264,7 +264,7 @@ def _sap_field(pr: VertebraParams, lay: _Layout, side: int):
         phi = np.degrees(np.arctan2(v, u)) % 360.0
         d_ang = np.radians(np.maximum(phi0 - phi, phi - phi1)) * np.hypot(u, v)
         d2 = sdf.smax(shell, d_ang, 1.0)
-        body = _extrude_z(d2, q[:, 2], z0, z1, 2.5)
+        body = _extrude_z(d2, q[:, 2], z0, z1, 4.0)
         m = sdf.sphere(np.column_stack([x + jx, y + jy, q[:, 2]]), mam, pr.mammillary_radius)
         return sdf.smin(body, m, 2.0)
 
@@ -337,8 +337,26 @@ def _blend2(f, g, k):
     return h
 
 
+def _canal_field(pr: VertebraParams, lay: _Layout):
+    """The canal's cross-section extruded along z (positive outside the canal)."""
+    cy = 0.5 * (lay.y_canal_front + lay.y_canal_back)
+
+    def f(p):
+        return sdf.ellipse2(p[:, 0], p[:, 1] - cy, pr.canal_width / 2, pr.canal_depth / 2)
+
+    return f
+
+
+def _outside(f, canal, margin: float = 2.0):
+    def g(p):
+        return sdf.smax(f(p), margin - canal(p), 1.0)
+
+    return g
+
+
 def _part_fields(pr: VertebraParams):
     lay = _layout(pr)
+    canal = _canal_field(pr, lay)
     parts = {"body": _body_field(pr)}
     for side, name in ((1, "left"), (-1, "right")):
         parts[f"pedicle.{name}"] = _ecapsule(
@@ -366,8 +384,10 @@ def _part_fields(pr: VertebraParams):
             )
             tp = _blend2(tp, root2, 4.0)
         parts[f"transverse_process.{name}"] = tp
-        parts[f"superior_articular_process.{name}"] = _sap_field(pr, lay, side)
-        parts[f"inferior_articular_process.{name}"] = _iap_field(pr, lay, side)
+        # the articular processes stay 2 mm clear of the canal, so that the canal cut never
+        # shaves them into slivers thinner than the mesh resolution
+        parts[f"superior_articular_process.{name}"] = _outside(_sap_field(pr, lay, side), canal)
+        parts[f"inferior_articular_process.{name}"] = _outside(_iap_field(pr, lay, side), canal)
 
     poly = lay.sp_poly
     z_hi = max(poly[0, 1], poly[1, 1])
@@ -383,7 +403,7 @@ def _part_fields(pr: VertebraParams):
             pr.sp_half_thickness_bottom
             + (pr.sp_half_thickness_top - pr.sp_half_thickness_bottom) * k
         )
-        plate = sdf.smax(d2, np.abs(p[:, 0]) - half_t, 1.5)
+        plate = sdf.smax(d2, np.abs(p[:, 0]) - half_t, 2.5)
         bulb = sdf.ellipsoid(
             p - bulb_c,
             (pr.sp_half_thickness_bottom + 1.0, pr.sp_bulb_radius, pr.sp_bulb_radius * 1.2),
@@ -400,7 +420,7 @@ def vertebra_model(
     """The part-labelled signed distance model of one vertebra (not meshed)."""
     pr = params if params is not None else vertebra_params(level)
     parts, lay = _part_fields(pr)
-    canal_cy = 0.5 * (lay.y_canal_front + lay.y_canal_back)
+    canal = _canal_field(pr, lay)
 
     def combine(v):
         arch = sdf.smooth_union(
@@ -421,13 +441,10 @@ def vertebra_model(
                 v["inferior_articular_process.right"],
             ]
         )
-        arch = sdf.smin(arch, facets, 2.0)
+        arch = sdf.smin(arch, facets, 3.0)
         return sdf.smin(v["body"], arch, 2.5)
 
-    def canal(p):
-        # the canal's cross-section; only trims fillets that would bulge into it
-        return sdf.ellipse2(p[:, 0], p[:, 1] - canal_cy, pr.canal_width / 2, pr.canal_depth / 2)
-
+    # the canal only trims fillets that would bulge into it
     model = sdf.PartModel(parts, combine, cut=canal, cut_radius=1.0)
     return model, lay
 
