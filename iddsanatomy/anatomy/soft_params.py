@@ -149,10 +149,10 @@ SED_CHA_CM = {
 SKIN_THICKNESS_MM = 2.5
 #: Skin + subcutaneous fat ≈12–13 mm at L3–4 in normal-weight adults [D]: Cha 2011 SED 46 mm −
 #: ISL/SSL 30 − LF 3.5 (REF §11c/§13). The default patient has BMI 24.5 (variant.DEFAULT_BMI).
-#: Set to 11.5 in the midline (the measured path reads ≈12, the low end of that range) because
+#: Set to 11.0 in the midline (the measured path reads ≈11.5, just under that range) because
 #: the generated spinous processes make the ISL/SSL path ≈33–37 mm, longer than Lawrence's
 #: median 29.7, and the skin-to-epidural depth must stay inside Cha 2011's ranges.
-SKIN_PLUS_FAT_L34_MM = 11.5
+SKIN_PLUS_FAT_L34_MM = 11.0
 #: Paraspinal muscle depth lamina → thoracolumbar fascia ≈3–5 cm (REF §13 [TU]); the muscle
 #: surface follows from the skin and fat above it.
 MULTIFIDUS_LATERAL_MM = 32.0  # [shape] multifidus lies medial, from the SP to the facet line

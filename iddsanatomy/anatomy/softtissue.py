@@ -316,9 +316,15 @@ def canal_knots(landmarks: dict[str, np.ndarray]) -> tuple[list[np.ndarray], lis
 
 
 def _lumbar_knots(landmarks, knots, names):
+    below = "S1"
     for level in ("L5", "L4", "L3", "L2", "L1", "T12"):
+        seg = f"{level}-{below}"
+        if f"{seg}.canal_centre" in landmarks:  # centred in the interspace by the generator
+            knots.append(np.asarray(landmarks[f"{seg}.canal_centre"], float))
+            names.append(seg)
         knots.append(np.asarray(landmarks[f"{level}.canal_centre"], float))
         names.append(level)
+        below = level
     axis = np.asarray(landmarks["T12.superior_endplate_centre"], float) - np.asarray(
         landmarks["T12.inferior_endplate_centre"], float
     )
@@ -535,9 +541,45 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
     for name, (centre, _hw, _hd) in sac_fit.items():
         knots[names.index(name)] = centre
         lms[f"{name}.canal_centre"] = centre
+    # an extra knot in each interspace, centred front-to-back between the disc (and the bodies'
+    # corners) and the laminae, so that the canal line follows the lumbosacral bend instead of
+    # cutting across a corner
+    discs = {p.id[5:]: p.mesh for p in out if p.tissue == "disc"}
+    inter = {}
+    for i in range(len(names) - 1, 0, -1):
+        lower, upper = names[i - 1], names[i]
+        if upper not in sp.VERTEBRAE:
+            continue
+        seg = f"{upper}-{lower}"
+        if seg not in discs:
+            continue
+        import trimesh
+
+        from iddsanatomy.anatomy.measure import first_hit
+
+        walls = trimesh.util.concatenate([vert_mesh[upper], vert_mesh[lower], discs[seg]])
+        c = 0.5 * (knots[i - 1] + knots[i])
+        t = knots[i] - knots[i - 1]
+        t /= np.linalg.norm(t)
+        n = np.array([0.0, t[2], -t[1]])
+        if n[1] < 0:
+            n = -n
+        fp, fa = first_hit(walls, c, n), first_hit(walls, c, -n)
+        if np.isfinite(fp) and np.isfinite(fa) and fp < 30 and fa < 30:
+            c = c + n * (fp - fa) / 2
+            inter[seg] = (i, c, (fp + fa) / 2)
+    for seg, (i, c, _hd) in sorted(inter.items(), key=lambda kv: -kv[1][0]):
+        knots.insert(i, c)
+        names.insert(i, seg)
+        lms[f"{seg}.canal_centre"] = c
     hw, hd, tap, tw = [], [], [], []
     for name in names:
-        if name in sp.VERTEBRAE or name == "T11":
+        if "-" in name:  # interspace knot: sizes between its two vertebrae (filled in below)
+            hw.append(np.nan)
+            hd.append(inter[name][2])
+            tap.append(np.nan)
+            tw.append(np.nan)
+        elif name in sp.VERTEBRAE or name == "T11":
             pr = vertebra_params(name if name != "T11" else "T12")
             hw.append(pr.canal_width / 2)
             hd.append(pr.canal_depth / 2)
@@ -553,6 +595,10 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             tw.append(min(sp.THECAL_WIDTH_MM["S1"], 2 * hw_s - 5.0))
     curve = SpineCurve(np.asarray(knots))
     s_k = [curve.s_of(k) for k in knots]
+    for arr in (hw, tap, tw):  # interspace knots take the mean of their neighbours
+        for i, name in enumerate(names):
+            if "-" in name:
+                arr[i] = 0.5 * (arr[i - 1] + arr[i + 1])
     prof = Profile(s_k, hw=hw, hd=hd, tap=tap, tw=tw)
     s_level = dict(zip(names, s_k, strict=True))
     s_top = s_level["T11"] - 5.0
