@@ -161,3 +161,36 @@ def test_bone_builders_reject_bad_resolution():
         build_sacrum(resolution_mm=-1.0)
     with pytest.raises(ValidationError, match="side"):
         build_iliac_crest("up")
+
+
+@pytest.mark.parametrize("lordosis_deg", [0.0, 10.0])
+def test_l5_stands_on_the_sacrum_without_bony_overlap(sacrum, lordosis_deg):
+    """L5 on a disc of the REF §4 posterior height (L5/S1 8.51 mm [R]), its posterior wall over
+    S1's, tilted into lordosis about the posterior S1 corner: its inferior articular processes
+    sit in the S1 superior ones and no bone interpenetrates."""
+    import manifold3d
+
+    from iddsanatomy.anatomy.bone_params import vertebra_params
+    from iddsanatomy.anatomy.sdf import rot_x
+
+    def man(m):
+        return manifold3d.Manifold(
+            manifold3d.Mesh(
+                vert_properties=np.asarray(m.vertices, np.float32),
+                tri_verts=np.asarray(m.faces, np.uint32),
+            )
+        )
+
+    p = vertebra_params("L5")
+    l5 = build_vertebra("L5", 1.2).mesh.copy()
+    wall = sacrum.landmarks["s1_superior_endplate_posterior"]
+    l5.apply_translation([0.0, wall[1] - p.body_depth / 2, 8.51 + p.body_hp / 2])
+    tilt = np.eye(4)
+    tilt[:3, :3] = rot_x(-lordosis_deg)  # anterior up
+    tilt[:3, 3] = wall - tilt[:3, :3] @ wall
+    l5.apply_transform(tilt)
+    assert (man(l5) ^ man(sacrum.mesh)).volume() < 5.0
+    # the facet axes agree: the S1 SAPs wrap the L5 IAP axis
+    axis = sacrum.landmarks["l5_s1_facet_axis.left"]
+    assert np.isclose(axis[0], p.iap_joint_x)
+    assert np.isclose(axis[1], wall[1] + p.iap_joint_y)

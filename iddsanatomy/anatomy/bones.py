@@ -194,10 +194,14 @@ def _sacrum_fields():
         # tubercles of the fused spinous processes on a low ridge
         bump = 1.5 * np.cos(2 * np.pi * s / _SEGMENT_PITCH) ** 2
         d = np.maximum.reduce([np.abs(p[:, 0]) - 3.5, n - (th_mid + 3.0 + bump), th_mid - 3.0 - n])
-        return sdf.smax(d, np.maximum(6.0 - s, s - (_HIATUS_S - 4.0)), 2.0)
+        d = sdf.smax(d, np.maximum(6.0 - s, s - (_HIATUS_S - 4.0)), 2.0)
+        # the first tubercle stays below the S1 lamina's upper border (L5–S1 window)
+        return sdf.smax(d, p[:, 2] + 8.0, 2.0)
 
     def sap(side):
-        zc0, zc1 = -8.0, 12.0  # [shape] from the S1 lamina up beside the L5 IAP
+        # [shape] from the S1 lamina up beside the L5 IAP; the tip 2 mm above the endplate (the
+        # lumbar SAP tips stand ~5 mm above theirs; lower here to clear the L5 lamina)
+        zc0, zc1 = -8.0, 2.0
 
         def f(p):
             x = side * p[:, 0] - joint[0]
@@ -294,7 +298,7 @@ def _sacrum_cached(resolution_mm: float) -> BoneMesh:
     return BoneMesh(mesh, labels, SACRUM_PARTS, lm, {"sacral_length_mm": _SACRAL_LENGTH})
 
 
-def build_sacrum(resolution_mm: float = 0.9) -> BoneMesh:
+def build_sacrum(resolution_mm: float = 1.0) -> BoneMesh:
     """The sacrum (S1–S5) with the coccyx, in the sacrum frame (see module docstring).
 
     Parts: ``SACRUM_PARTS``. Landmarks: ``promontory``, ``s1_superior_endplate_centre``,
@@ -380,7 +384,7 @@ def _rib_cached(number: int, side: int, length: float, resolution_mm: float) -> 
 
 
 def build_rib(
-    number: int, side: str, length_mm: float | None = None, resolution_mm: float = 0.8
+    number: int, side: str, length_mm: float | None = None, resolution_mm: float = 1.0
 ) -> BoneMesh:
     """The 11th or 12th rib of one side, in its vertebra's frame.
 
@@ -518,7 +522,7 @@ def _iliac_cached(side: int, resolution_mm: float) -> BoneMesh:
     return BoneMesh(mesh, labels, ILIAC_PARTS, lm, {})
 
 
-def build_iliac_crest(side: str, resolution_mm: float = 1.0) -> BoneMesh:
+def build_iliac_crest(side: str, resolution_mm: float = 1.3) -> BoneMesh:
     """Posterior part of one ilium with its crest, in the sacrum frame.
 
     Placed for the default sacral slope so that the crest vertex is 38 mm cranial to the

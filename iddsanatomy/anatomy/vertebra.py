@@ -315,7 +315,10 @@ def _lamina_field(pr: VertebraParams, lay: _Layout, side: int):
         [
             [-1.0, (pr.lamina_top_z - z0) * k],
             [length, (pr.lamina_top_lateral_z - z0) * k],
-            [length, (pr.lamina_top_lateral_z - pr.lamina_height - z0) * k],
+            # the lateral-inferior corner is bevelled: there the inferior articular process,
+            # not the plate, hangs down (and the plate corner would strike the SAP below)
+            [length, (pr.lamina_top_lateral_z - 0.6 * pr.lamina_height - z0) * k],
+            [0.7 * length, (pr.lamina_top_lateral_z - pr.lamina_height - z0) * k],
             [-1.0, (pr.lamina_bottom_z - z0) * k],
         ]
     )
