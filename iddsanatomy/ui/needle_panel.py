@@ -176,6 +176,9 @@ class DepthGauge(QWidget):
             if ahead:
                 col.setAlphaF(0.35)
             p.fillRect(QRectF(bar_x + 1, y0, bar_w - 1, max(1.0, y1 - y0)), col)
+            # a thin line between layers: neighbouring ligaments have similar colours
+            p.setPen(QPen(QColor(60, 60, 60, 90 if ahead else 160), 1))
+            p.drawLine(int(bar_x + 1), int(y0), int(bar_x + bar_w - 1), int(y0))
             mid = (y0 + y1) / 2
             if mid - last_label_y >= 13 and not ahead:
                 p.setPen(QColor("#222222"))
@@ -578,7 +581,12 @@ class NeedlePanel(QWidget):
     def place_pose(self, pose) -> bool:
         """Start the needle at ``pose`` (validated; on error nothing changes)."""
         try:
-            self._ensure_session().place(pose)
+            session = self._ensure_session()
+            fresh = session.pose is None
+            session.place(pose)
+            if fresh:  # a new attempt: the last attempt's events stay until now, for review
+                self.events_list.clear()
+                self.metrics_label.setVisible(False)
         except (IddsError, KeyError) as exc:
             self._error("Cannot place the needle", exc)
             return False
@@ -831,7 +839,7 @@ class NeedlePanel(QWidget):
         self.error_label.setVisible(False)
         self.gauge.set_analysis(a, self.anatomy)
         if a is None:
-            self.readout.setText("No needle. Choose the plan and press <b>Place needle</b>.")
+            self.readout.setText("No needle yet:<br>choose the plan, then<br><b>Place needle</b>.")
             self.banner.setVisible(False)
             self.analysis_changed.emit(None)
             return
