@@ -44,6 +44,9 @@ CATHETER_RGB = (0.95, 0.95, 0.55)
 
 # Soft tissue that would hide the spine is not shown until asked for; spaces are translucent.
 DEFAULT_HIDDEN_TISSUES = frozenset({"skin", "fat", "muscle", "csf", "region", "scar"})
+#: A patient's lesions and scars are what the trainee must notice: shown even though skin and
+#: scar tissue are hidden by default.
+ALWAYS_SHOWN_PREFIXES = ("skin_lesion.", "scar.")
 HIGHLIGHTED_REGION_OPACITY = 0.9
 CAP_SHADE = 0.92  # cut faces a touch darker than the outer surface
 CAP_OFFSET_MM = 0.02  # caps sit this far (times their rank) towards the removed side
@@ -70,7 +73,9 @@ def default_visible(anatomy) -> frozenset[str]:
     return frozenset(
         sid
         for sid, s in anatomy.structures.items()
-        if s.parent is None and s.ok and s.tissue not in DEFAULT_HIDDEN_TISSUES
+        if s.parent is None
+        and s.ok
+        and (s.tissue not in DEFAULT_HIDDEN_TISSUES or sid.startswith(ALWAYS_SHOWN_PREFIXES))
     )
 
 

@@ -47,6 +47,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--zoom", type=float, default=1.0, help="camera zoom (>1 is closer)")
     p.add_argument("--focus", default=None, help="frame this structure")
+    p.add_argument(
+        "--variant", default=None, help="a patient preset, e.g. 'obese' (see the Patient panel)"
+    )
     return p
 
 
@@ -124,7 +127,7 @@ def render_snapshot(anatomy, args) -> Path:
 def run(args) -> int:
     from iddsanatomy.anatomy import load_anatomy
 
-    anatomy = load_anatomy()
+    anatomy = load_anatomy(args.variant) if args.variant else load_anatomy()
     out = render_snapshot(anatomy, args)
     for sid, err in anatomy.errors.items():
         print(f"warning: {sid} not drawn: {err}", file=sys.stderr)

@@ -307,7 +307,14 @@ class MainWindow(QMainWindow):
 
         Emits :attr:`anatomy_changed` so hosted panels can follow too.
         """
+        previous = self.anatomy
         self.anatomy = anatomy
+        # structures this patient adds (hardware, scar, a skin lesion) are shown if they would be
+        # shown by default; structures it no longer has (a removed rib) leave the scene
+        added = default_visible(anatomy) - set(previous.structures)
+        self.state.visible = frozenset(
+            sid for sid in self.state.visible if sid in anatomy.structures
+        ) | added
         self.renderer.set_anatomy(anatomy)
         self.browser.set_anatomy(anatomy)
         self.info.anatomy = anatomy
