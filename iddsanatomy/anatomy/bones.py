@@ -60,8 +60,8 @@ _S1_WIDTH = 47.0
 _S1_DEPTH = 34.0
 _SACRAL_LENGTH = 98.0  # along the pelvic surface, promontory to apex
 _ALA_HALF_SPAN = 54.0  # ≈ interauricular 108.7 / 2 [R]
-_FORAMEN_OFFSET = (23.5, 21.0, 18.0, 15.0)  # S1 [R]; lower ones converge [shape]
-_FORAMEN_RADIUS = (4.25, 3.8, 3.3, 2.8)  # S1 width 8.5 [R]; lower ones smaller [shape]
+_FORAMEN_OFFSET = (23.5, 21.0, 17.0, 12.5)  # S1 [R]; lower ones converge [shape]
+_FORAMEN_RADIUS = (4.25, 3.8, 3.2, 2.5)  # S1 width 8.5 [R]; lower ones smaller [shape]
 _SACRAL_BEND_DEG = 45.0  # [shape] sacral kyphosis: the pelvic surface is concave
 _SACRAL_START_DEG = 27.0  # [shape] the pelvic surface of S1 leans back from the endplate normal,
 #                           so that the promontory-apex chord runs about along that normal
