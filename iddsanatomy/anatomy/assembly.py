@@ -31,10 +31,6 @@ import numpy as np
 from iddsanatomy import geometry
 from iddsanatomy.anatomy import soft_params as sp
 
-#: Resolution of the shipped bone meshes and their coarse level of detail (mm).
-BONE_RESOLUTION_MM = 0.8
-BONE_COARSE_MM = 2.0
-
 
 # --------------------------------------------------------------------------------------------
 # layout
@@ -100,10 +96,12 @@ def _disc_heights(
             mean + want_diff / 2, d.anterior - lim * d.anterior_sd, d.anterior + lim * d.anterior_sd
         )
     )
+    # the posterior rim is not thinned below its published mean: the rounded posterior corners
+    # of the endplates read ≈1 mm lower on the mesh than the rim plane (measure.disc_heights)
     p = float(
         np.clip(
             mean - want_diff / 2,
-            d.posterior - lim * d.posterior_sd,
+            d.posterior + 0.1 * d.posterior_sd,
             d.posterior + lim * d.posterior_sd,
         )
     )
@@ -422,7 +420,8 @@ def generate(
 
     log = progress or (lambda _m: None)
     t0 = time.perf_counter()
-    res = 1.4 if fast else BONE_RESOLUTION_MM
+    # bones at A1's default resolutions (tuned against the real shapes); coarser when fast
+    res_kw = {"resolution_mm": 1.4} if fast else {}
     layout = spine_layout(variant)
     frames = layout.lps_from_level
     parts: dict[str, Part] = {}
@@ -433,14 +432,14 @@ def generate(
         parts[p.id] = p
 
     for level in sp.VERTEBRAE:
-        bm = build_vertebra(level, resolution_mm=res)
+        bm = build_vertebra(level, **res_kw)
         bones_local[level] = bm
         add(bone_part(level, level, level, bm, frames[level], _bone_description(level)))
         for k, p in bm.landmarks.items():
             landmarks[f"{level}.{k}"] = geometry.apply(frames[level], p)
         log(f"[build] {level}: {len(bm.mesh.faces)} faces ({time.perf_counter() - t0:.1f} s)")
 
-    sac = build_sacrum(resolution_mm=res)
+    sac = build_sacrum(**res_kw)
     bones_local["S1"] = sac
     add(
         bone_part(
@@ -459,7 +458,7 @@ def generate(
 
     for number in (12, 11):
         for side in ("left", "right"):
-            bm = build_rib(number, side, resolution_mm=max(res, 1.0))
+            bm = build_rib(number, side, **res_kw)
             desc = (
                 "The 12th rib, about 11 cm long; short or absent 12th ribs make counting levels "
                 "from the ribs unreliable."
@@ -475,7 +474,7 @@ def generate(
             for k, p in bm.landmarks.items():
                 landmarks[f"T12.rib{number}.{side}.{k}"] = geometry.apply(frames["T12"], p)
     for side in ("left", "right"):
-        bm = build_iliac_crest(side, resolution_mm=max(res, 1.0))
+        bm = build_iliac_crest(side, **res_kw)
         add(
             bone_part(
                 f"iliac_crest.{side}",

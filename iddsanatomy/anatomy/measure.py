@@ -354,7 +354,10 @@ def midline_depths(anat, upper: str, lower: str) -> dict[str, float]:
     out = {"skin_to_dura": t_dura - t_skin}
     if len(lf) >= 2:
         out["skin_to_epidural"] = lf[1] - t_skin
-        out["lf_thickness"] = lf[1] - lf[0]
+        # thickness across the ligament (as on axial MRI), through the point the path crosses it
+        mid = o + d * 0.5 * (lf[0] + lf[1])
+        across = interspace_frame(anat, upper, lower)[:3, 1]
+        out["lf_thickness"] = chord(anat[f"ligamentum_flavum.{seg}"].mesh, mid, across)
         out["epidural_depth"] = t_dura - lf[1]
         ssl = hits(anat["supraspinous_ligament"].mesh, o, d)
         isl = hits(anat[f"interspinous_ligament.{seg}"].mesh, o, d)

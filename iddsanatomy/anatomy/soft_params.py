@@ -129,8 +129,10 @@ LF_THICKNESS_MM = {
 #: 25.5–33.4); width posterior 9.2, middle 4.5, anterior 7.3 mm (Lawrence; REF §10) [R].
 ISL_LENGTH_MM = (29.7, 25.5, 33.4)
 ISL_WIDTH_MM = {"posterior": 9.2, "middle": 4.5, "anterior": 7.3}
-#: Supraspinous ligament thickness over the spinous tips [shape].
+#: Supraspinous ligament thickness over the spinous tips and half its width [shape] (a cord
+#: narrower than the posterior interspinous ligament, 9.2 mm wide per Lawrence).
 SSL_THICKNESS_MM = 2.0
+SSL_HALF_WIDTH_MM = 3.0
 
 # --------------------------------------------------------------------------------------------
 # §11 epidural space, layers, BMI
@@ -149,10 +151,10 @@ SED_CHA_CM = {
 SKIN_THICKNESS_MM = 2.5
 #: Skin + subcutaneous fat ≈12–13 mm at L3–4 in normal-weight adults [D]: Cha 2011 SED 46 mm −
 #: ISL/SSL 30 − LF 3.5 (REF §11c/§13). The default patient has BMI 24.5 (variant.DEFAULT_BMI).
-#: Set to 11.0 in the midline (the measured path reads ≈11.5, just under that range) because
+#: Set to 10.0 in the midline (the measured path reads ≈10.5, under that range) because
 #: the generated spinous processes make the ISL/SSL path ≈33–37 mm, longer than Lawrence's
 #: median 29.7, and the skin-to-epidural depth must stay inside Cha 2011's ranges.
-SKIN_PLUS_FAT_L34_MM = 11.0
+SKIN_PLUS_FAT_L34_MM = 10.0
 #: Paraspinal muscle depth lamina → thoracolumbar fascia ≈3–5 cm (REF §13 [TU]); the muscle
 #: surface follows from the skin and fat above it.
 MULTIFIDUS_LATERAL_MM = 32.0  # [shape] multifidus lies medial, from the SP to the facet line

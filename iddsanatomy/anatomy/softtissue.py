@@ -338,6 +338,15 @@ def canal_curve(landmarks: dict[str, np.ndarray]) -> SpineCurve:
     return SpineCurve(np.asarray(canal_knots(landmarks)[0]))
 
 
+def _canal_half_depth(name: str, sac_fit) -> float:
+    """Half the canal depth (mm) at a named knot (a vertebra's parameter or the sacral fit)."""
+    from iddsanatomy.anatomy.bone_params import vertebra_params
+
+    if name in sac_fit:
+        return float(sac_fit[name][2])
+    return vertebra_params(name).canal_depth / 2
+
+
 def _fit_sacral_canal(
     sacrum, start, direction, sacrum_from_lps=None, step_mm: float = 5.0, max_mm: float = 110.0
 ):
@@ -564,10 +573,13 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
         n = np.array([0.0, t[2], -t[1]])
         if n[1] < 0:
             n = -n
-        fp, fa = first_hit(walls, c, n), first_hit(walls, c, -n)
-        if np.isfinite(fp) and np.isfinite(fa) and fp < 30 and fa < 30:
-            c = c + n * (fp - fa) / 2
-            inter[seg] = (i, c, (fp + fa) / 2)
+        fa = first_hit(walls, c, -n)
+        # the window behind is open (only ligament), so place the canal by its front wall (the
+        # disc and the bodies' posterior corners) at the neighbours' mean depth
+        hd_i = 0.5 * (_canal_half_depth(names[i - 1], sac_fit) + _canal_half_depth(upper, sac_fit))
+        if np.isfinite(fa) and fa < 30:
+            c = c - n * fa + n * hd_i
+            inter[seg] = (i, c, hd_i)
     for seg, (i, c, _hd) in sorted(inter.items(), key=lambda kv: -kv[1][0]):
         knots.insert(i, c)
         names.insert(i, seg)
@@ -1101,7 +1113,7 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
 
     def ssl_field(p):
         x, s, v = back.coords(p)
-        fx = np.abs(x) - 4.6
+        fx = np.abs(x) - sp.SSL_HALF_WIDTH_MM
         fv = np.maximum(v_ssl(s) - v, v - (v_ssl(s) + ssl_t))
         fs = np.maximum(s_ssl_lo - s, s - s_ssl_hi)
         return np.maximum(np.maximum(fx, fv), fs)
@@ -1168,7 +1180,11 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             xs = side * x
             # the muscle narrows towards its lower end, where it becomes tendon on the sacrum
             taper = 0.45 * (x_out - x_in) * np.clip((s_lo_m + 40.0 - s) / 40.0, 0.0, 1.0)
-            fx = np.maximum(x_in - xs, xs - (x_out - taper))
+            # a belly: widest at mid-length, narrower towards the thorax [shape]
+            t_len = np.clip((s - s_lo_m) / max(s_hi_m - s_lo_m, 1.0), 0.0, 1.0)
+            belly = 1.0 - 0.3 * np.clip((t_len - 0.55) / 0.45, 0.0, 1.0) ** 1.5
+            x_edge = x_in + (x_out - taper - x_in) * belly
+            fx = np.maximum(x_in - xs, xs - x_edge)
             fv = np.maximum((floor_v(s, x) - extra_floor) - v, vb_ - (v_fascia(sb_, x) - 0.3))
             fs = np.maximum(s_lo_m - s, s - s_hi_m)
             # rounded bellies rather than boxes: generous fillets between the bounding faces
