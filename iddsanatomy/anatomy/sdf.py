@@ -374,6 +374,30 @@ def polygon2(u: np.ndarray, v: np.ndarray, verts) -> np.ndarray:
     return sign * np.sqrt(d)
 
 
+def inset_convex_polygon(verts, r: float) -> np.ndarray:
+    """Move every edge of a convex polygon ((m, 2), either winding) inwards by ``r``.
+
+    ``polygon2(inset) - r`` is then the polygon with its corners rounded to radius ``r``.
+    """
+    v = np.asarray(verts, float)
+    area2 = np.sum(v[:, 0] * np.roll(v[:, 1], -1) - np.roll(v[:, 0], -1) * v[:, 1])
+    sgn = 1.0 if area2 > 0 else -1.0  # counter-clockwise: the interior is on the left
+    m = len(v)
+    lines = []
+    for i in range(m):
+        a, b = v[i], v[(i + 1) % m]
+        e = (b - a) / np.linalg.norm(b - a)
+        inward = sgn * np.array([-e[1], e[0]])
+        lines.append((a + r * inward, e))
+    out = []
+    for i in range(m):
+        (p1, d1), (p2, d2) = lines[i - 1], lines[i]
+        mat = np.column_stack([d1, -d2])
+        t = np.linalg.solve(mat, p2 - p1)
+        out.append(p1 + t[0] * d1)
+    return np.array(out)
+
+
 def arc_shell2(
     u: np.ndarray, v: np.ndarray, radius: float, thickness: float, start_deg: float, end_deg: float
 ) -> np.ndarray:

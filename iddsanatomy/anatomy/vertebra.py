@@ -226,6 +226,7 @@ def _extrude_z(d2: np.ndarray, z: np.ndarray, z0: float, z1: float, r: float) ->
     return sdf.smax(d2, dz, r)
 
 
+SP_CORNER_RADIUS = 3.0  # [shape] rounding of the spinous process's sagittal outline
 IAP_ELONGATION = 1.25  # [shape] IAP cross-section: long axis / short axis
 
 
@@ -393,6 +394,8 @@ def _part_fields(pr: VertebraParams):
         parts[f"inferior_articular_process.{name}"] = _outside(_iap_field(pr, lay, side), canal)
 
     poly = lay.sp_poly
+    # rounded sagittal outline: the polygon inset by the corner radius, then grown back
+    poly_in = sdf.inset_convex_polygon(poly, SP_CORNER_RADIUS)
     z_hi = max(poly[0, 1], poly[1, 1])
     z_lo = poly[:, 1].min()
     bulb_c = np.array(
@@ -400,7 +403,7 @@ def _part_fields(pr: VertebraParams):
     )
 
     def sp(p):
-        d2 = sdf.polygon2(p[:, 1], p[:, 2], poly)
+        d2 = sdf.polygon2(p[:, 1], p[:, 2], poly_in) - SP_CORNER_RADIUS
         k = np.clip((p[:, 2] - z_lo) / max(z_hi - z_lo, 1e-6), 0.0, 1.0)
         half_t = (
             pr.sp_half_thickness_bottom
