@@ -155,6 +155,8 @@ SKIN_THICKNESS_MM = 2.5
 #: the generated spinous processes make the ISL/SSL path ≈33–37 mm, longer than Lawrence's
 #: median 29.7, and the skin-to-epidural depth must stay inside Cha 2011's ranges.
 SKIN_PLUS_FAT_L34_MM = 10.0
+#: Extra fat over the lumbosacral junction (peak, mm) [shape]; see softtissue.v_skin.
+LUMBOSACRAL_FAT_PAD_MM = 7.0
 #: Paraspinal muscle depth lamina → thoracolumbar fascia ≈3–5 cm (REF §13 [TU]); the muscle
 #: surface follows from the skin and fat above it.
 MULTIFIDUS_LATERAL_MM = 32.0  # [shape] multifidus lies medial, from the SP to the facet line

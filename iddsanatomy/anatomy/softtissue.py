@@ -973,11 +973,23 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
         bump = np.exp(-(((ax - 38.0) / 26.0) ** 2)) - np.exp(-((38.0 / 26.0) ** 2))
         return 5.0 * bump - 0.0022 * x * x
 
+    # Over the lumbosacral junction the skin does not follow the bony line down into the L5–S1
+    # interspinous gap: a thicker fat pad bridges it (Cha 2011's L5–S1 skin-to-epidural depth,
+    # 41 ± 5.2 mm, is only 5 mm less than at L3–L4) [shape].
+    ls_mid = 0.5 * (
+        np.asarray(landmarks["L5.spinous_inferior_edge_posterior"], float)
+        + lms.get("S1.median_crest_top", np.asarray(landmarks["L5.spinous_tip"], float))
+    )
+    s_ls = back.s_of(ls_mid)
+
+    def fat_extra(s):
+        return sp.LUMBOSACRAL_FAT_PAD_MM * np.exp(-(((s - s_ls) / 22.0) ** 2))
+
     def v_skin(s, x):
-        return v_ssl(s) + ssl_t + fat_mid + sp.SKIN_THICKNESS_MM + lateral(x)
+        return v_ssl(s) + ssl_t + fat_mid + fat_extra(s) + sp.SKIN_THICKNESS_MM + lateral(x)
 
     def v_fascia(s, x):
-        return v_skin(s, x) - sp.SKIN_THICKNESS_MM - fat_mid
+        return v_skin(s, x) - sp.SKIN_THICKNESS_MM - fat_mid - fat_extra(s)
 
     # ---------------------------------------------------------------- ligamentum flavum & window
     lf_meshes = {}
