@@ -945,7 +945,12 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
     back_knots = [np.array([0.0, k[1], k[2]]) for k in back_knots]
     first_dir = back_knots[0] - back_knots[1]
     first_dir /= np.linalg.norm(first_dir)
-    back = SpineCurve(np.asarray([back_knots[0] + 40.0 * first_dir, *back_knots]))
+    bk = np.asarray([back_knots[0] + 40.0 * first_dir, *back_knots])
+    # a gentle curve (cubic y(z) fitted to the tips), so that surfaces 5 cm in front of it or
+    # behind it never fold where the spine bends at the lumbosacral junction
+    coef = np.polyfit(bk[:, 2], bk[:, 1], 3)
+    zz = np.linspace(bk[:, 2].min(), bk[:, 2].max(), 14)
+    back = SpineCurve(np.column_stack([np.zeros_like(zz), np.polyval(coef, zz), zz]))
     # the supraspinous line: the midline bony envelope in back coordinates, smoothed
     allv = np.vstack([m.vertices for m in vert_mesh.values()])
     xb, sb, vb = back.coords(allv)
