@@ -312,9 +312,9 @@ class MainWindow(QMainWindow):
         # structures this patient adds (hardware, scar, a skin lesion) are shown if they would be
         # shown by default; structures it no longer has (a removed rib) leave the scene
         added = default_visible(anatomy) - set(previous.structures)
-        self.state.visible = frozenset(
-            sid for sid in self.state.visible if sid in anatomy.structures
-        ) | added
+        self.state.visible = (
+            frozenset(sid for sid in self.state.visible if sid in anatomy.structures) | added
+        )
         self.renderer.set_anatomy(anatomy)
         self.browser.set_anatomy(anatomy)
         self.info.anatomy = anatomy
