@@ -16,13 +16,10 @@ lists every structure on the line, bone or not).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
 from iddsanatomy import needle as nd
-from iddsanatomy.anatomy.model import Anatomy
 
 EXPECTED_L3_L4 = [
     "skin",
@@ -130,22 +127,15 @@ def test_steep_needles_from_the_same_entry_stop_on_bone(default_anatomy, midline
     assert ev.part_id == part and ev.depth_mm == pytest.approx(t, abs=0.05)
 
 
-def _with_conus_at(anatomy: Anatomy, z_tip: float) -> Anatomy:
-    """A copy of ``anatomy`` with the conus and the cord moved down so that the tip is at z."""
-    dz = z_tip - float(anatomy["conus"].mesh.vertices[:, 2].min())
-    structures = dict(anatomy.structures)
-    for sid in ("conus", "spinal_cord"):
-        s = structures[sid]
-        structures[sid] = replace(s, mesh=s.mesh.copy().apply_translation([0, 0, dz]), coarse=None)
-    return Anatomy(structures, dict(anatomy.landmarks_lps), anatomy.lps_from_level)
-
-
 def test_conus_at_l2_is_reported_by_a_midline_needle_at_l1_l2(default_anatomy):
-    lm = default_anatomy.landmarks_lps
-    # the middle of L2's body (between its endplate centres)
-    z_mid_l2 = 0.5 * (lm["L2.superior_endplate_centre"][2] + lm["L2.inferior_endplate_centre"][2])
-    low = _with_conus_at(default_anatomy, z_mid_l2)
-    path = nd.find_path(default_anatomy, "L1-L2", "midline", target="intrathecal").pose
+    from iddsanatomy.anatomy.variant import PatientVariant
+    from iddsanatomy.anatomy.variation import apply_variant
+
+    # two patients from the variation pipeline that differ only in the conus: the average adult
+    # (conus at the lower third of L1) and the "conus at L2" preset (upper third of L2)
+    normal = apply_variant(default_anatomy, PatientVariant())
+    low = apply_variant(default_anatomy, "conus at L2")
+    path = nd.find_path(normal, "L1-L2", "midline", target="intrathecal").pose
     deep = path.with_depth(path.needle.length_mm)
     a = nd.analyse(low, deep)
     hits = [e.structure_id for e in a.neural_contacts]
@@ -153,20 +143,21 @@ def test_conus_at_l2_is_reported_by_a_midline_needle_at_l1_l2(default_anatomy):
     assert a.critical
     t = _hits(low[hits[0]].mesh, np.array(deep.entry_lps), np.array(deep.direction))
     assert a.event("neural_contact").depth_mm == pytest.approx(t[0], abs=0.05)
-    # the default anatomy's conus ends higher (L1 lower third): the same needle misses it
-    b = nd.analyse(default_anatomy, deep)
+    # with the conus at its usual level the same needle misses it
+    b = nd.analyse(normal, deep)
     assert not {"conus", "spinal_cord"} & {e.structure_id for e in b.neural_contacts}
 
 
-def test_laminectomy_removes_the_l3_bone_contact(default_anatomy, midline):
-    from iddsanatomy.anatomy import surgery
+def test_laminectomy_removes_the_l3_bone_contact(default_anatomy):
+    from iddsanatomy.anatomy.variant import PatientVariant
+    from iddsanatomy.anatomy.variation import apply_variant
 
-    structures = dict(default_anatomy.structures)
-    surgery.laminectomy(default_anatomy, structures, "L3-L4")
-    lam = Anatomy(structures, dict(default_anatomy.landmarks_lps), default_anatomy.lps_from_level)
-    pose = nd.pose_at_skin(default_anatomy, midline.entry_lps, 40.0, reference="skin")
-    pose = pose.with_depth(90)
-    before = nd.analyse(default_anatomy, pose)
+    # the same patient without and with an L3-L4 laminectomy (variation pipeline)
+    normal = apply_variant(default_anatomy, PatientVariant())
+    lam = apply_variant(default_anatomy, {"laminectomy_levels": ("L3-L4",)})
+    midline = nd.midline_pose(normal, "L3-L4", reference="spine")
+    pose = nd.pose_at_skin(normal, midline.entry_lps, 40.0, reference="skin").with_depth(90)
+    before = nd.analyse(normal, pose)
     assert before.blocked and before.bone_contact.structure_id == "L3"
     after = nd.analyse(lam, pose)
     # L3's lamina and spinous process are gone: the needle goes on (it may meet L2 higher up)
