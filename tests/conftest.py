@@ -26,7 +26,8 @@ def _tier(item) -> str:
 def pytest_runtest_logreport(report):
     if report.when == "call":
         tier = dict(report.user_properties).get("tier")
-        _TIER_OUTCOMES[(tier or "core", report.outcome)] += 1
+        outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+        _TIER_OUTCOMES[(tier or "core", outcome)] += 1
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -43,7 +44,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         passed = _TIER_OUTCOMES[(tier, "passed")]
         failed = _TIER_OUTCOMES[(tier, "failed")]
         skipped = _TIER_OUTCOMES[(tier, "skipped")]
-        tr.write_line(f"{tier:>6}: {passed} passed, {failed} failed, {skipped} skipped")
+        xfailed = _TIER_OUTCOMES[(tier, "xfailed")]
+        line = f"{tier:>6}: {passed} passed, {failed} failed, {skipped} skipped"
+        tr.write_line(line + (f", {xfailed} known gaps (xfail)" if xfailed else ""))
 
 
 def _release_the_display() -> None:
