@@ -671,24 +671,9 @@ class QuizPanel(QWidget):
         anatomy = getattr(self.window, "anatomy", None)
         st = self.window.state
         refs = RefResolver(catalog_from_anatomy(anatomy) if anatomy is not None else None, {})
-        prev = {
-            name: getattr(st, name)
-            for name in (
-                "visible",
-                "highlighted",
-                "selected",
-                "opacity",
-                "labels",
-                "camera",
-                "clip",
-                "variant",
-                "carm",
-                "fluoro_open",
-                "needle",
-                "needle_mode",
-                "message",
-            )
-        }
+        from iddsanatomy.lessons.runner import CONTROLLED
+
+        prev = {name: getattr(st, name) for name in CONTROLLED}
         try:
             new = apply_spec(prev, spec, refs, anatomy)
         except IddsError as exc:
