@@ -149,8 +149,8 @@ def _app_child(frames: int, picks: int) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def measure_app(display: str, frames: int, picks: int) -> dict:
-    code = f"from iddsanatomy.benchmarks.viewer import _app_child; _app_child({frames}, {picks})"
+def run_child(code: str, display: str, what: str) -> dict:
+    """Run ``code`` in a fresh Python on ``display``; return the JSON it prints after RESULT."""
     r = subprocess.run(
         [sys.executable, "-c", code],
         env=_child_env(display),
@@ -160,8 +160,13 @@ def measure_app(display: str, frames: int, picks: int) -> dict:
     )
     line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
-        raise RuntimeError(f"app benchmark failed:\n{r.stdout}\n{r.stderr[-3000:]}")
+        raise RuntimeError(f"{what} benchmark failed:\n{r.stdout}\n{r.stderr[-3000:]}")
     return json.loads(line[len("RESULT ") :])
+
+
+def measure_app(display: str, frames: int, picks: int) -> dict:
+    code = f"from iddsanatomy.benchmarks.viewer import _app_child; _app_child({frames}, {picks})"
+    return run_child(code, display, "app")
 
 
 def _offscreen_child(frames: int) -> None:
@@ -196,17 +201,7 @@ def _offscreen_child(frames: int) -> None:
 
 def measure_offscreen(display: str, frames: int) -> dict:
     code = f"from iddsanatomy.benchmarks.viewer import _offscreen_child; _offscreen_child({frames})"
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        env=_child_env(display),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"offscreen benchmark failed:\n{r.stdout}\n{r.stderr[-3000:]}")
-    return json.loads(line[len("RESULT ") :])
+    return run_child(code, display, "offscreen")
 
 
 def _fps(name: str, seconds: list[float], note: str) -> Figure:
