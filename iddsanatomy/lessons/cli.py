@@ -1,7 +1,9 @@
 """``iddsanatomy lessons``: check, create, render lessons; export the schema.
 
 ``lessons check`` imports no Qt, VTK or trimesh, and reads structure ids from the mesh manifest
-without loading a mesh, so an instructor can check a folder of lessons in a moment.
+without loading a mesh, so an instructor can check a folder of lessons in a moment. Only a lesson
+with a *planned* needle makes it read the anatomy, to place that needle on the patient of each
+step (``--no-needles`` skips this).
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     c.add_argument("paths", nargs="+", metavar="PATH", help="lesson/bank files or folders")
     c.add_argument("--manifest", type=Path, help="check structure ids against this manifest.json")
     c.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    c.add_argument(
+        "--no-needles",
+        action="store_true",
+        help="do not place the planned needles on the lessons' patients (faster; no meshes read)",
+    )
 
     n = sub.add_parser("new", help="write a commented lesson skeleton")
     n.add_argument("id", help="lesson id, e.g. counting-levels")
@@ -57,14 +64,19 @@ def _check(args) -> int:
             problems.append(loader.Problem(str(p), 1, 1, "", "the folder holds no .yaml files"))
         files.extend(found)
     bad_files = 0
+    needles = _NeedleCheck(args.manifest) if not args.no_needles else None
     for f in files:
         ps = loader.check_file(f, catalog)
+        if not ps and needles is not None:
+            ps = needles.problems(f, catalog)
         bad_files += bool(ps)
         problems.extend(ps)
     for prob in problems:
         print(prob.format())
     sys.stdout.flush()
     if not args.quiet:
+        if needles is not None and needles.note:
+            print(f"note: {needles.note}", file=sys.stderr)
         if catalog is None:
             print(
                 "note: structure ids were not checked: no meshes/manifest.json was found "
@@ -83,6 +95,43 @@ def _check(args) -> int:
             file=sys.stderr,
         )
     return 1 if problems else 0
+
+
+class _NeedleCheck:
+    """Places every planned needle on its step's patient; the anatomy is read only when a lesson
+    has one (so checking lessons without planned needles stays light)."""
+
+    def __init__(self, manifest: Path | None):
+        self.folder = manifest.parent if manifest is not None else None
+        self.anatomy_for = None
+        self.note = ""
+        self._tried = False
+
+    def _anatomies(self):
+        if not self._tried:
+            self._tried = True
+            from iddsanatomy.anatomy import load_anatomy
+            from iddsanatomy.errors import IddsError
+            from iddsanatomy.lessons.runner import patient_anatomies
+
+            try:
+                base = load_anatomy(folder=self.folder, coarse=False)
+            except (IddsError, OSError) as exc:
+                self.note = f"planned needles were not checked: no anatomy could be loaded ({exc})"
+                return None
+            self.anatomy_for = patient_anatomies(base)
+        return self.anatomy_for
+
+    def problems(self, path: Path, catalog) -> list:
+        from iddsanatomy.lessons import loader
+
+        item = loader.load_file(path, catalog)
+        if getattr(item, "kind", "") != "lesson" or not loader.has_planned_needles(item):
+            return []
+        anatomy_for = self._anatomies()
+        if anatomy_for is None:
+            return []
+        return loader.needle_plan_problems(path, item, anatomy_for)
 
 
 def _new(args) -> int:

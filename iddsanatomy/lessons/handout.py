@@ -133,11 +133,22 @@ def render_handout(
             fluoro = None
             report.notes.append(f"fluoroscopy shots skipped: not available ({exc})")
     catalog = catalog_from_anatomy(base_anatomy) if base_anatomy is not None else None
-    runner = LessonRunner(lesson, None, catalog, lesson_path, base_anatomy)
+    # planned needles are placed on the patient each step draws
+    runner = LessonRunner(
+        lesson,
+        None,
+        catalog,
+        lesson_path,
+        base_anatomy,
+        anatomy_for=anatomy_for if base_anatomy is not None else None,
+    )
     parts = []
     for i, step in enumerate(lesson.steps):
         runner.jump(i)
         st = runner.state
+        problem = runner.needle_problem(i)
+        if problem is not None:
+            report.notes.append(str(problem))
         anatomy = base_anatomy
         if st.variant is not None and base_anatomy is not None:
             try:

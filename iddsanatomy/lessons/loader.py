@@ -735,6 +735,73 @@ def check_file(path: str | Path, catalog: Any = _DEFAULT) -> list[Problem]:
     return []
 
 
+# --- planned needles on the lesson's patients ---------------------------------------------------
+
+
+def has_planned_needles(lesson) -> bool:
+    """Whether any scene of ``lesson`` (start, steps, step questions) has a planned needle."""
+    from iddsanatomy.lessons.scene_spec import NeedlePlanSpec
+
+    scenes = [lesson.start_scene]
+    for s in lesson.steps:
+        scenes.append(s.scene)
+        if s.question is not None and s.question.scene is not None:
+            scenes.append(s.question.scene)
+    return any(isinstance(sc.needle, NeedlePlanSpec) for sc in scenes)
+
+
+def needle_plan_problems(path: str | Path, lesson, anatomy_for) -> list[Problem]:
+    """Every planned needle of ``lesson`` that cannot be placed on the patient its step shows.
+
+    Each step (and its question's scene) is played as the runner plays it, and its planned
+    needle placed on ``anatomy_for(variant)`` of that step's patient; a plan that fails is
+    reported once per patient, at the step where it first fails.
+    """
+    from iddsanatomy.lessons.runner import LessonRunner
+
+    file = str(path)
+    _data, root, _p = read_yaml(path)
+    runner = LessonRunner(lesson, catalog=None, anatomy_for=anatomy_for)
+    out: list[Problem] = []
+    seen: set[tuple[Any, str]] = set()
+    for i, step in enumerate(lesson.steps):
+        passes = [(False, step.scene)]
+        if step.question is not None and step.question.scene is not None:
+            passes.append((True, step.question.scene))
+        for with_question, spec in passes:
+            problem = runner.needle_problem(i, with_question)
+            if problem is None:
+                continue
+            plan, variant = runner.planned_needle(i, with_question)
+            key = (plan, repr(variant))
+            if key in seen:
+                continue
+            seen.add(key)
+            base: tuple = (
+                ("steps", i, "question", "scene") if with_question else ("steps", i, "scene")
+            )
+            if "needle" in spec.model_fields_set:
+                loc = (*base, "needle")
+            elif "variant" in spec.model_fields_set:
+                loc = (*base, "variant")
+            else:
+                loc = ("steps", i)
+            node, _found = _node_at(root, loc)
+            out.append(
+                Problem(
+                    file,
+                    *_mark(node),
+                    _loc_text(loc),
+                    str(problem),
+                    "a planned needle with a clear path on this step's patient (another "
+                    "interspace, approach or side), or a needle given as entry_lps + target_lps",
+                    "needle: {interspace: L3-L4, approach: paramedian, side: left, "
+                    "target: intrathecal}",
+                )
+            )
+    return out
+
+
 # --- discovery ---------------------------------------------------------------------------------
 
 

@@ -5,6 +5,14 @@ The scene of step *k* is a pure function of the lesson: the start scene, then ev
 with ``reset: true`` starts again from the start scene). Applying a step only *assigns* the
 resulting values to :class:`~iddsanatomy.scene.SceneState` fields, so step *k* always gives the
 same scene however the trainee got there (next, back or a jump).
+
+A *planned* needle (``needle: {interspace: L3-L4, approach: midline, target: intrathecal}``) is
+placed when its step is shown, by the needle path finder on the anatomy of the patient that step
+shows: ``anatomy_for(variant)`` when the runner was given one, else the runner's ``anatomy`` when
+it is that patient. Until the patient's anatomy is there (the app builds it in the background and
+calls :meth:`LessonRunner.set_anatomy`) the needle waits; a plan with no clear path on that patient
+is a :class:`~iddsanatomy.lessons.scene_spec.NeedlePlanError` that the step shows in its message
+(and :meth:`LessonRunner.needle_problem` returns) while the lesson goes on.
 """
 
 from __future__ import annotations
@@ -15,9 +23,9 @@ from typing import Any
 
 from psygnal import Signal, SignalGroup
 
-from iddsanatomy.errors import LessonError
+from iddsanatomy.errors import IddsError, LessonError
 from iddsanatomy.lessons import names
-from iddsanatomy.lessons.scene_spec import SceneSpec
+from iddsanatomy.lessons.scene_spec import NeedlePlanError, NeedlePlanSpec, SceneSpec
 from iddsanatomy.scene import Camera, ClipPlane, SceneState
 
 #: The SceneState fields a lesson sets at every step (all of them but ``catheter``).
@@ -65,8 +73,47 @@ class RefResolver:
         return self.catalog.expand(refs, self.groups)
 
 
-def apply_spec(prev: dict[str, Any], spec: SceneSpec, refs, anatomy: Any = None) -> dict[str, Any]:
-    """The scene after ``spec``: fields ``spec`` sets replace (or merge into) ``prev``'s."""
+def same_patient(a: Any, b: Any) -> bool:
+    """Whether two patient variants are the same patient (``None`` is the default one)."""
+    try:
+        from iddsanatomy.anatomy.variant import PatientVariant
+    except ImportError:
+        return a == b
+    return (a or PatientVariant()) == (b or PatientVariant())
+
+
+def patient_anatomies(base: Any) -> Any:
+    """``anatomy_for(variant)``: the anatomy of each patient, built from the default ``base``
+    (cached; ``base`` itself for the default patient), for headless runs of a lesson."""
+    cache: dict[str, Any] = {}
+
+    def anatomy_for(variant: Any) -> Any:
+        if same_patient(variant, getattr(base, "variant", None)):
+            return base
+        key = variant.model_dump_json() if hasattr(variant, "model_dump_json") else repr(variant)
+        if key not in cache:
+            from iddsanatomy.anatomy.variation import apply_variant
+
+            cache[key] = apply_variant(base, variant)
+        return cache[key]
+
+    return anatomy_for
+
+
+def apply_spec(
+    prev: dict[str, Any],
+    spec: SceneSpec,
+    refs,
+    anatomy: Any = None,
+    resolve_needles: bool = True,
+) -> dict[str, Any]:
+    """The scene after ``spec``: fields ``spec`` sets replace (or merge into) ``prev``'s.
+
+    A planned needle is placed on ``anatomy`` (raises
+    :class:`~iddsanatomy.lessons.scene_spec.NeedlePlanError` when it cannot be); with
+    ``resolve_needles=False`` the plan itself is kept as the scene's needle, for the caller to
+    place (the runner does, on the patient of each step).
+    """
     s = dict(prev)
     given = spec.model_fields_set
     if "camera" in given:
@@ -122,6 +169,16 @@ def apply_spec(prev: dict[str, Any], spec: SceneSpec, refs, anatomy: Any = None)
             s["needle"], s["needle_mode"] = None, "off"
         elif spec.needle == "trainee":
             s["needle"], s["needle_mode"] = None, "trainee"
+        elif isinstance(spec.needle, NeedlePlanSpec):
+            if not resolve_needles:
+                s["needle"] = spec.needle
+            elif anatomy is None:
+                raise NeedlePlanError(
+                    f"the planned {spec.needle.describe()} needs an anatomy to be placed on"
+                )
+            else:
+                s["needle"] = spec.needle.build(anatomy)
+            s["needle_mode"] = "fixed"
         else:
             s["needle"], s["needle_mode"] = spec.needle.build(), "fixed"
     if "message" in given:
@@ -133,6 +190,8 @@ class RunnerEvents(SignalGroup):
     """``step_changed(index, step)``, ``finished()``, ``reloaded()``."""
 
     step_changed = Signal(int, object)
+    #: (index, message): a planned needle of the step shown could not be placed ("" when fine)
+    needle_problem = Signal(int, str)
     finished = Signal()
     reloaded = Signal()
 
@@ -152,7 +211,12 @@ class LessonRunner:
     path : Path, optional
         The lesson's file, for :meth:`reload`.
     anatomy : Anatomy, optional
-        Centres C-arm poses on the level a step names (without it they stay at the origin).
+        Centres C-arm poses on the level a step names (without it they stay at the origin), and
+        carries the planned needles of the steps that show its patient.
+    anatomy_for : callable, optional
+        ``anatomy_for(variant)`` → the anatomy of that patient (``None``: the default one), for
+        planned needles on every step (see :func:`patient_anatomies`). Without it a planned
+        needle waits until :meth:`set_anatomy` gives the runner the step's patient.
     """
 
     def __init__(
@@ -162,8 +226,11 @@ class LessonRunner:
         catalog: Any = _DEFAULT,
         path: str | Path | None = None,
         anatomy: Any = None,
+        anatomy_for: Any = None,
     ):
         self.anatomy = anatomy
+        self.anatomy_for = anatomy_for
+        self._placed: dict[tuple, tuple[Any, Any]] = {}
         self.state = state if state is not None else SceneState()
         self.catalog = names.default_catalog() if catalog is _DEFAULT else catalog
         self.path = Path(path) if path is not None else None
@@ -189,12 +256,14 @@ class LessonRunner:
     def _set_lesson(self, lesson) -> None:
         self.lesson = lesson
         refs = RefResolver(self.catalog, lesson.groups)
-        start = apply_spec(default_scene(), lesson.start_scene, refs, self.anatomy)
+        start = apply_spec(
+            default_scene(), lesson.start_scene, refs, self.anatomy, resolve_needles=False
+        )
         self._scenes: list[dict[str, Any]] = []
         prev = start
         for step in lesson.steps:
             base = start if step.reset else prev
-            prev = apply_spec(base, step.scene, refs, self.anatomy)
+            prev = apply_spec(base, step.scene, refs, self.anatomy, resolve_needles=False)
             self._scenes.append(prev)
         self._start = start
         self._refs = refs
@@ -224,12 +293,75 @@ class LessonRunner:
         return len(self.visited) == self.n_steps
 
     def scene_at(self, index: int, with_question: bool = True) -> dict[str, Any]:
-        """The SceneState values step ``index`` sets (a new dict; pure)."""
+        """The SceneState values step ``index`` sets (a new dict; pure for a given anatomy).
+
+        A planned needle is placed on the step's patient: its pose, or ``None`` while that
+        patient's anatomy is not there yet; when it cannot be placed the needle is off and the
+        message says why (see :meth:`needle_problem`).
+        """
+        return self._scene_and_problem(index, with_question)[0]
+
+    def needle_problem(self, index: int, with_question: bool = True) -> NeedlePlanError | None:
+        """Why the planned needle of step ``index`` cannot be placed on its patient, or ``None``
+        (no planned needle, placed, or waiting for the patient's anatomy)."""
+        return self._scene_and_problem(index, with_question)[1]
+
+    def planned_needle(self, index: int, with_question: bool = True) -> tuple[Any, Any]:
+        """``(plan, variant)``: the planned needle step ``index`` shows (``None`` if it shows none)
+        and the patient it is placed on."""
+        s = self._unplaced(index, with_question)
+        plan = s["needle"] if isinstance(s["needle"], NeedlePlanSpec) else None
+        return plan, s["variant"]
+
+    def _unplaced(self, index: int, with_question: bool) -> dict[str, Any]:
         s = dict(self._scenes[index])
         q = self.lesson.steps[index].question
         if with_question and q is not None and q.scene is not None:
-            s = apply_spec(s, q.scene, self._refs, self.anatomy)
+            s = apply_spec(s, q.scene, self._refs, self.anatomy, resolve_needles=False)
         return s
+
+    def _scene_and_problem(self, index: int, with_question: bool):
+        s = self._unplaced(index, with_question)
+        plan = s["needle"]
+        if not isinstance(plan, NeedlePlanSpec):
+            return s, None
+        pose, problem = self._place(plan, s["variant"])
+        s["needle"] = pose
+        if problem is not None:
+            step = self.lesson.steps[index]
+            problem = NeedlePlanError(f"step {step.id!r}: {problem}")
+            s["needle_mode"] = "off"
+            s["message"] = f"Needle not shown: {problem}"
+        return s, problem
+
+    def _patient_anatomy(self, variant: Any) -> Any:
+        if self.anatomy_for is not None:
+            return self.anatomy_for(variant)
+        if self.anatomy is not None and same_patient(
+            variant, getattr(self.anatomy, "variant", None)
+        ):
+            return self.anatomy
+        return None  # the app is still building this patient: set_anatomy will bring it
+
+    def _place(self, plan: NeedlePlanSpec, variant: Any) -> tuple[Any, NeedlePlanError | None]:
+        """(pose or None, problem or None) for ``plan`` on ``variant``'s anatomy (cached)."""
+        try:
+            anatomy = self._patient_anatomy(variant)
+        except IddsError as exc:
+            return None, NeedlePlanError(
+                f"the patient could not be built for the planned {plan.describe()}: {exc}"
+            )
+        if anatomy is None:
+            return None, None
+        key = (plan, id(anatomy))
+        hit = self._placed.get(key)
+        if hit is None or hit[0] is not anatomy:
+            try:
+                result: tuple[Any, Any] = (plan.build(anatomy), None)
+            except NeedlePlanError as exc:
+                result = (None, exc)
+            hit = self._placed[key] = (anatomy, result)
+        return hit[1]
 
     # --- navigation ---------------------------------------------------------------------------
 
@@ -278,17 +410,29 @@ class LessonRunner:
 
     def apply(self, index: int) -> None:
         """Assign step ``index``'s scene to the state (only assignments, so every change emits)."""
-        for name, value in self.scene_at(index).items():
+        scene, problem = self._scene_and_problem(index, True)
+        for name, value in scene.items():
             setattr(self.state, name, value)
+        self.events.needle_problem.emit(index, "" if problem is None else str(problem))
 
     def set_anatomy(self, anatomy: Any) -> None:
-        """Use another anatomy (a new patient) to centre C-arm poses; re-centres the current
-        step's pose unless it was changed by hand since the step was applied."""
-        before = self.scene_at(self.index)["carm"] if self.index >= 0 else None
+        """Use another anatomy (a new patient): re-centres the current step's C-arm pose and
+        places its planned needle on it, unless the trainee changed them since the step was
+        applied."""
+        before = self.scene_at(self.index) if self.index >= 0 else None
         self.anatomy = anatomy
+        self._placed.clear()
         self._set_lesson(self.lesson)
-        if self.index >= 0 and self.state.carm == before:
-            self.state.carm = self.scene_at(self.index)["carm"]
+        if before is None:
+            return
+        after, problem = self._scene_and_problem(self.index, True)
+        if self.state.carm == before["carm"]:
+            self.state.carm = after["carm"]
+        st = self.state
+        if st.needle is before["needle"] and st.needle_mode == before["needle_mode"]:
+            for name in ("needle", "needle_mode", "message"):
+                setattr(self.state, name, after[name])
+            self.events.needle_problem.emit(self.index, "" if problem is None else str(problem))
 
     def reload(self, lesson=None) -> None:
         """Swap in an edited lesson (from ``self.path`` by default), keeping the current step by

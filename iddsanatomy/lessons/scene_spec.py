@@ -18,14 +18,17 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     GetJsonSchemaHandler,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import CoreSchema
 
+from iddsanatomy.errors import LessonError
 from iddsanatomy.lessons import names
 from iddsanatomy.scene import NAMED_VIEWS
 
@@ -351,6 +354,18 @@ def _level_centre(fp: Any, anatomy: Any, level: str) -> tuple[float, float, floa
     return tuple(float((x + y) / 2) for x, y in zip(a, b, strict=True))
 
 
+def _check_needle_type(v: str | None) -> str | None:
+    if v is None:
+        return v
+    try:
+        from iddsanatomy.needle.needles import NEEDLE_TYPES
+    except ImportError:
+        return v
+    if v not in NEEDLE_TYPES:
+        raise ValueError(f"unknown needle type {v!r}{names.suggest(v, NEEDLE_TYPES)}")
+    return v
+
+
 class NeedleSpec(Strict):
     """A needle placed by the lesson. ``needle: trainee`` lets the trainee place it instead."""
 
@@ -382,15 +397,7 @@ class NeedleSpec(Strict):
     @field_validator("needle_type")
     @classmethod
     def _known_needle(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            from iddsanatomy.needle.needles import NEEDLE_TYPES
-        except ImportError:
-            return v
-        if v not in NEEDLE_TYPES:
-            raise ValueError(f"unknown needle type {v!r}{names.suggest(v, NEEDLE_TYPES)}")
-        return v
+        return _check_needle_type(v)
 
     def build(self) -> Any:
         """A :class:`iddsanatomy.needle.pose.NeedlePose` (this spec while that module is missing).
@@ -410,6 +417,135 @@ class NeedleSpec(Strict):
         probe = NeedlePose(**kw)
         depth = length if self.depth_mm is None else self.depth_mm
         return probe.with_depth(min(depth, probe.needle.length_mm))
+
+
+#: The interspaces a planned needle may go through (the lumbar ones the variants know).
+INTERSPACES = ("T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1")
+Interspace = Literal[INTERSPACES]  # type: ignore[valid-type]
+
+
+class NeedlePlanError(LessonError):
+    """A planned needle has no clear path on the patient shown.
+
+    The lesson goes on: the runner shows the step without the needle and reports this error
+    (``LessonRunner.needle_problem``); ``iddsanatomy lessons check`` lists it.
+    """
+
+
+class NeedlePlanSpec(Strict):
+    """A needle as a clinician plans it: interspace, approach, side and target space.
+
+    Resolved when the step is shown, on the anatomy of the patient the step shows, by the needle
+    path finder (:func:`iddsanatomy.needle.find_path`), so it stays right when the anatomy or
+    the patient changes.
+    """
+
+    interspace: Interspace = Field(
+        ...,
+        description="The interlaminar space the needle goes through.",
+        examples=["L3-L4"],
+    )
+    approach: Literal["midline", "paramedian"] = Field(
+        ...,
+        description="midline: between the spinous processes; paramedian: Miller's entry 1 cm "
+        "lateral, aimed medially and cephalad.",
+        examples=["paramedian"],
+    )
+    side: Literal["left", "right"] | None = Field(
+        None,
+        description="The side of a paramedian entry (default left); not for a midline one.",
+        examples=["left"],
+    )
+    target: Literal["epidural", "intrathecal"] = Field(
+        ...,
+        description="Where the tip goes: the epidural space, or the CSF (intrathecal).",
+        examples=["intrathecal"],
+    )
+    needle_type: str | None = Field(
+        None,
+        description="A needle id (spinal-22G-quincke-90, tuohy-17G-90, …); default: the tool's.",
+        examples=["tuohy-17G-90"],
+    )
+    depth: Literal["target"] | Annotated[float, Field(gt=0, le=200)] = Field(
+        "target",
+        description="How far the needle is advanced: 'target' (just into the target space) or "
+        "a depth in mm along the planned path (e.g. to stop in the ligamentum flavum).",
+        examples=["target", 40.0],
+    )
+
+    @field_validator("needle_type")
+    @classmethod
+    def _known_needle(cls, v: str | None) -> str | None:
+        return _check_needle_type(v)
+
+    @model_validator(mode="after")
+    def _side_only_paramedian(self) -> NeedlePlanSpec:
+        if self.side is not None and self.approach == "midline":
+            raise ValueError(
+                "side applies only to a paramedian approach; remove side or write "
+                "approach: paramedian"
+            )
+        return self
+
+    def describe(self) -> str:
+        """``"paramedian (left) L3-L4 needle to the intrathecal space"``."""
+        side = f" ({self.side or 'left'})" if self.approach == "paramedian" else ""
+        return f"{self.approach}{side} {self.interspace} needle to the {self.target} space"
+
+    def build(self, anatomy: Any) -> Any:
+        """The :class:`~iddsanatomy.needle.pose.NeedlePose` on ``anatomy``.
+
+        Raises
+        ------
+        NeedlePlanError
+            When the path finder finds no clear path (bone or nerve in the way) on this
+            anatomy, naming the plan and the patient.
+        """
+        from iddsanatomy.errors import GeometryError
+        from iddsanatomy.errors import ValidationError as IddsValidationError
+        from iddsanatomy.needle.needles import DEFAULT_NEEDLE
+        from iddsanatomy.needle.planning import find_path
+
+        try:
+            plan = find_path(
+                anatomy,
+                self.interspace,
+                self.approach,
+                side=self.side or "left",
+                target=self.target,
+                needle=self.needle_type or DEFAULT_NEEDLE,
+            )
+        except (GeometryError, IddsValidationError, KeyError) as exc:
+            variant = getattr(anatomy, "variant", None)
+            who = getattr(variant, "name", None) or "average adult"
+            raise NeedlePlanError(
+                f"the planned {self.describe()} cannot be placed on this patient ({who}): "
+                f"{exc}; try another interspace, approach or side, or use entry_lps + target_lps"
+            ) from exc
+        if self.depth == "target":
+            return plan.pose
+        return plan.pose.with_depth(min(float(self.depth), plan.pose.needle.length_mm))
+
+
+#: Keys that mark a needle written as coordinates (the rest is a plan).
+_COORDINATE_KEYS = ("entry_lps", "target_lps", "depth_mm")
+
+
+def _needle_kind(v: Any) -> str:
+    """Which needle form a value is: the tag names the model (the loader reads it so)."""
+    if isinstance(v, NeedleSpec) or (isinstance(v, dict) and any(k in v for k in _COORDINATE_KEYS)):
+        return "NeedleSpec"
+    if isinstance(v, NeedlePlanSpec | dict):
+        return "NeedlePlanSpec"
+    return "Trainee"
+
+
+NeedleChoice = Annotated[
+    Annotated[NeedlePlanSpec, Tag("NeedlePlanSpec")]
+    | Annotated[NeedleSpec, Tag("NeedleSpec")]
+    | Annotated[Literal["trainee"], Tag("Trainee")],
+    Discriminator(_needle_kind),
+]
 
 
 class SceneSpec(Strict):
@@ -465,10 +601,16 @@ class SceneSpec(Strict):
     fluoro_open: bool | None = Field(
         None, description="Whether the fluoroscopy panel is open.", examples=[True]
     )
-    needle: NeedleSpec | Literal["trainee"] | None = Field(
+    needle: NeedleChoice | None = Field(
         None,
-        description="A fixed needle, 'trainee' (the trainee places it) or null (no needle).",
-        examples=["trainee", {"entry_lps": [0, 85, -20], "target_lps": [0, 20, -15]}],
+        description="A planned needle (interspace, approach, target: placed on the patient "
+        "shown), a fixed one (entry_lps + target_lps), 'trainee' (the trainee places it) or "
+        "null (no needle).",
+        examples=[
+            {"interspace": "L3-L4", "approach": "midline", "target": "intrathecal"},
+            "trainee",
+            {"entry_lps": [0, 85, -20], "target_lps": [0, 20, -15]},
+        ],
     )
     message: str | None = Field(
         None, description="A short line for the status bar.", examples=["Count down from T12."]
@@ -479,7 +621,7 @@ class SceneSpec(Strict):
     def _needle_word(cls, v: Any) -> Any:
         if isinstance(v, str) and v != "trainee":
             raise ValueError(
-                f"{v!r} is not a needle; use 'trainee', null, or entry_lps + target_lps"
-                + names.suggest(v, ["trainee"])
+                f"{v!r} is not a needle; use 'trainee', null, a plan (interspace, approach, "
+                "target) or entry_lps + target_lps" + names.suggest(v, ["trainee"])
             )
         return v
