@@ -372,59 +372,88 @@ def test_cut_faces_the_camera(lessons, catalog, name):
         assert cam.view in FACING[clip.kind], f"{step.id}: {clip.kind} cut seen from {cam.view}"
 
 
-def _fixed_needles(lessons, catalog):
+def _needles(lessons, catalog):
+    """(where, plan or None, variant, unplaced needle) for every step that draws a needle."""
     out = []
     for name in IDS:
         lesson = lessons[name]
         runner = LessonRunner(lesson, catalog=catalog)
         for i, step in enumerate(lesson.steps):
-            scene = runner.scene_at(i)
-            if scene["needle_mode"] == "fixed":
-                out.append((f"{lesson.id}/{step.id}", scene["variant"], scene["needle"]))
+            plan, variant = runner.planned_needle(i)
+            raw = runner._unplaced(i, True)
+            if raw["needle_mode"] == "fixed":
+                out.append((f"{lesson.id}/{step.id}", plan, variant, raw["needle"]))
     return out
 
 
-def _suggest_needle(anatomy) -> str:
-    """A paramedian L3–L4 needle that reaches the CSF in ``anatomy``, as YAML, for the fix."""
-    from iddsanatomy.needle import analysis as an
-
-    for up_deg in (15, 10, 20, 5, 25):
-        for in_deg in (15, 10, 20, 5):
-            for lateral_mm in (10.0, 8.0, 12.0):
-                pose = an.paramedian_pose(
-                    anatomy,
-                    "L3-L4",
-                    "left",
-                    cephalad_deg=up_deg,
-                    medial_deg=in_deg,
-                    lateral_mm=lateral_mm,
-                )
-                a = _advance_to(anatomy, pose, "intrathecal")
-                if a is not None:
-                    e = [round(float(x), 1) for x in pose.entry_lps]
-                    t = [round(float(x), 1) for x in a.tip_lps]
-                    return f"a needle that works here: {{entry_lps: {e}, target_lps: {t}}}"
-    return "no paramedian L3-L4 needle reaches the CSF in this anatomy (a model problem)"
+def test_drawn_needles_are_plans_not_coordinates(lessons, catalog):
+    """A needle given as LPS coordinates ends in bone or air as soon as the anatomy is
+    regenerated or the patient changes; the curriculum says what a clinician would say."""
+    needles = _needles(lessons, catalog)
+    assert len(needles) >= 5
+    fixed = [where for where, plan, _v, _n in needles if plan is None]
+    assert not fixed, f"needles given as coordinates (write interspace/approach/target): {fixed}"
 
 
-def test_fixed_needles_pass_the_l3_l4_window_without_bone(lessons, catalog, anatomy):
-    """Every needle a lesson draws is a correct example: through the L3–L4 window, no bone, no
-    nerve, its tip in the epidural fat or the CSF (checked by the needle analysis)."""
+def _assert_in_target(where: str, plan, anatomy, pose) -> None:
+    """The needle analysis agrees with the plan: through its interspace, no bone or nerve, the
+    tip in the space the plan names (epidural fat, or the CSF)."""
     from iddsanatomy.needle.analysis import analyse
 
-    needles = _fixed_needles(lessons, catalog)
-    assert len(needles) >= 4
-    for where, variant, pose in needles:
-        assert variant is None or variant.name == "average adult", where
-        a = analyse(anatomy, pose)
-        if a.blocked or a.bone_contact is not None:
-            part = a.bone_contact.part_id if a.bone_contact is not None else "bone"
-            pytest.fail(f"{where}: needle touches {part}; {_suggest_needle(anatomy)}")
-        assert not a.neural_contacts, f"{where}: needle touches a nerve"
-        assert a.interlaminar == "L3-L4", f"{where}: passes {a.interlaminar}"
-        assert a.tip_tissue in ("csf", "fat") and a.tip_structure != "subcutaneous_fat", (
-            f"{where}: tip in {a.tip_structure}"
-        )
+    a = analyse(anatomy, pose)
+    assert not a.blocked and a.bone_contact is None, (
+        f"{where}: touches {a.bone_contact.part_id if a.bone_contact else 'bone'}"
+    )
+    assert not a.neural_contacts, f"{where}: touches a nerve"
+    assert a.interlaminar == plan.interspace, f"{where}: passes {a.interlaminar}"
+    if plan.target == "epidural":
+        assert a.in_epidural_space and a.tip_tissue == "fat", f"{where}: tip in {a.tip_structure}"
+    else:
+        assert a.intrathecal and a.tip_tissue == "csf", f"{where}: tip in {a.tip_structure}"
+    if plan.needle_type is not None:
+        assert pose.needle_type == plan.needle_type, where
+
+
+def test_planned_needles_reach_their_target_on_the_shipped_and_the_lessons_patient(
+    lessons, catalog, anatomy
+):
+    """Every planned needle, placed on the shipped (default) anatomy and on the patient the
+    step shows (obese, …), ends in the space the plan names without touching bone — judged by
+    the needle analysis, not by coordinates, so it holds whatever meshes are committed."""
+    from iddsanatomy.lessons.runner import patient_anatomies
+
+    anatomy_for = patient_anatomies(anatomy)
+    planned = [n for n in _needles(lessons, catalog) if n[1] is not None]
+    assert planned
+    variants = set()
+    for where, plan, variant, _raw in planned:
+        variants.add(getattr(variant, "name", None))
+        for label, on in (("shipped anatomy", anatomy), ("lesson's patient", anatomy_for(variant))):
+            _assert_in_target(f"{where} on the {label}", plan, on, plan.build(on))
+    assert "obese" in variants, "a planned needle on a patient variant is checked"
+
+
+def test_the_runner_shows_the_needle_placed_on_the_steps_patient(lessons, catalog, anatomy):
+    """What the trainee sees is that placement: the runner's needle is the plan's pose on the
+    patient of the step (the obese patient's needle is deeper than the average adult's, as the
+    extra fat says it must be)."""
+    from iddsanatomy.lessons.runner import patient_anatomies
+
+    anatomy_for = patient_anatomies(anatomy)
+    lesson = lessons["07_layers"]
+    runner = LessonRunner(lesson, catalog=catalog, anatomy=anatomy, anatomy_for=anatomy_for)
+    depth = {}
+    for i, step in enumerate(lesson.steps):
+        plan, variant = runner.planned_needle(i)
+        if plan is None or plan.target != "epidural" or plan.approach != "midline":
+            continue
+        runner.jump(i)
+        assert runner.needle_problem(i) is None
+        assert runner.state.needle_mode == "fixed" and runner.state.needle is not None
+        _assert_in_target(step.id, plan, anatomy_for(variant), runner.state.needle)
+        depth[getattr(variant, "name", "default")] = runner.state.needle.depth_mm
+    assert set(depth) == {"average adult", "obese"}, depth
+    assert depth["obese"] > depth["average adult"] + 5.0, depth
 
 
 # --- the questions can be answered -----------------------------------------------------------

@@ -54,6 +54,10 @@ VALID = textwrap.dedent(
 )
 
 
+#: A planned needle with every field, broken one field at a time by the mutations below.
+PLAN = "{interspace: L3-L4, approach: paramedian, side: left, target: intrathecal, depth: target}"
+
+
 @pytest.fixture(scope="module")
 def catalog():
     return catalog_from_manifest(DATA / "lessons_manifest.json")
@@ -191,6 +195,87 @@ MUTATIONS = [
         "required field 'target_lps' is missing",
         "aims at",
         "target_lps: [0.0, 20.0, -15.0]",
+    ),
+    # planned needles: each field of the plan broken on its own
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace("L3-L4", "L3-L5"),
+        "steps[0].scene.needle.interspace",
+        "'L3-L5' is not allowed",
+        "one of: T12-L1, L1-L2",
+        "did you mean 'L4-L5', 'L3-L4'",
+    ),
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace("paramedian", "paramedial"),
+        "steps[0].scene.needle.approach",
+        "'paramedial' is not allowed",
+        "one of: midline, paramedian",
+        "did you mean 'paramedian'",
+    ),
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace("side: left", "side: up"),
+        "steps[0].scene.needle.side",
+        "'up' is not allowed",
+        "one of: left, right",
+        "side: left",
+    ),
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace("paramedian, ", "midline, "),
+        "steps[0].scene.needle",
+        "side applies only to a paramedian approach",
+        "A planned needle",
+        "approach: midline",
+    ),
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace("target: intrathecal", "target: csf"),
+        "steps[0].scene.needle.target",
+        "'csf' is not allowed",
+        "one of: epidural, intrathecal",
+        "target: intrathecal",
+    ),
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace(", target: intrathecal", ""),
+        "steps[0].scene.needle.target",
+        "required field 'target' is missing",
+        "Where the tip goes",
+        "target: intrathecal",
+    ),
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace("target: intrathecal", "taget: intrathecal"),
+        "steps[0].scene.needle.taget",
+        "unknown field 'taget'",
+        "interspace, approach, side, target",
+        "did you mean 'target'",
+    ),
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace("depth: target", "depth: deep"),
+        "steps[0].scene.needle.depth",
+        "depth must be 'target' or a number of mm",
+        "'target' (just into the target space)",
+        "got 'deep'",
+    ),
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace("depth: target", "depth: 250"),
+        "steps[0].scene.needle.depth",
+        "at most 200, got 250",
+        "a depth in mm",
+        "depth: target",
+    ),
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace("depth: target", "needle_type: tuohy-17G"),
+        "steps[0].scene.needle.needle_type",
+        "unknown needle type 'tuohy-17G'",
+        "A needle id",
+        "did you mean 'tuohy-17G-90'",
     ),
     (
         "opacity: {dura: 0.5}",

@@ -478,6 +478,20 @@ class NeedlePlanSpec(Strict):
     def _known_needle(cls, v: str | None) -> str | None:
         return _check_needle_type(v)
 
+    @field_validator("depth", mode="before")
+    @classmethod
+    def _one_depth_message(cls, v: Any) -> Any:
+        # one message for both forms, rather than one per branch of the union
+        if v == "target":
+            return v
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 200
+        if not ok:
+            raise ValueError(
+                f"depth must be 'target' or a number of mm greater than 0 and at most 200, "
+                f"got {v!r}"
+            )
+        return float(v)
+
     @model_validator(mode="after")
     def _side_only_paramedian(self) -> NeedlePlanSpec:
         if self.side is not None and self.approach == "midline":
