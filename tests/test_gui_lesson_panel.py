@@ -275,3 +275,28 @@ def test_a_step_with_a_patient_asks_the_patient_panel_to_build_it(setup):
     panel.next()  # the variant carries over: nothing to build
     assert fake.calls == [preset("obese")]
     del w.panels["Patient"]
+
+
+def test_a_planned_needle_without_a_path_is_shown_as_a_notice_and_the_lesson_goes_on(qtbot, setup):
+    """The synthetic anatomy has no T12: the plan cannot be placed; the step says so."""
+    w, panel, folder, _store = setup
+    text = LESSON.replace(
+        "      camera: left\n",
+        "      camera: left\n"
+        "      needle: {interspace: T12-L1, approach: paramedian, target: intrathecal}\n",
+    ).replace("id: gui-lesson", "id: planned-needle")
+    assert "T12-L1" in text
+    (folder / "c_planned.yaml").write_text(text, encoding="utf-8")
+    panel.refresh_library()
+    panel.open_lesson("planned-needle", step=0)
+    assert panel.needle_notice.isHidden()
+    panel.next()
+    assert not panel.needle_notice.isHidden()
+    notice = panel.needle_notice.text()
+    assert "step 'two'" in notice and "paramedian (left) T12-L1" in notice and "T12" in notice
+    assert w.state.needle is None and w.state.needle_mode == "off"
+    panel.next()  # the lesson goes on; the needle carried over still cannot be placed
+    assert panel.runner.index == 2 and "step 'three'" in panel.needle_notice.text()
+    panel.back()
+    panel.back()
+    assert panel.needle_notice.isHidden()

@@ -149,6 +149,13 @@ class LessonPanel(QWidget):
         self.banner.setStyleSheet("color: #a33;")
         self.banner.hide()
         vv.addWidget(self.banner)
+        #: why this step's planned needle is not shown (no clear path on this patient)
+        self.needle_notice = QLabel()
+        self.needle_notice.setWordWrap(True)
+        self.needle_notice.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.needle_notice.setStyleSheet("color: #a33;")
+        self.needle_notice.hide()
+        vv.addWidget(self.needle_notice)
         split = QSplitter(Qt.Vertical)
         self.step_list = QListWidget()
         self.step_list.currentRowChanged.connect(self._on_step_row)
@@ -291,6 +298,7 @@ class LessonPanel(QWidget):
             getattr(self.window, "anatomy", None),
         )
         self.runner.events.step_changed.connect(self._on_step_changed)
+        self.runner.events.needle_problem.connect(self._on_needle_problem)
         self._fill_steps()
         self.lesson_title.setText(entry.item.title)
         self.banner.hide()
@@ -341,6 +349,10 @@ class LessonPanel(QWidget):
         except Exception as exc:  # progress is a nicety: the lesson goes on
             log.warning("could not save lesson progress: %s", exc)
         self.step_shown.emit(r.lesson.id, index)
+
+    def _on_needle_problem(self, index: int, message: str) -> None:
+        self.needle_notice.setText(f"The needle of this step is not shown: {message}")
+        self.needle_notice.setVisible(bool(message))
 
     def next(self) -> None:
         if self.runner is not None:
