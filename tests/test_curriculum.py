@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from iddsanatomy.lessons import loader, names
@@ -412,6 +413,14 @@ def _assert_in_target(where: str, plan, anatomy, pose) -> None:
         assert a.intrathecal and a.tip_tissue == "csf", f"{where}: tip in {a.tip_structure}"
     if plan.needle_type is not None:
         assert pose.needle_type == plan.needle_type, where
+    if plan.catheter is not None:
+        from iddsanatomy.needle.catheter import thread_catheter
+
+        cat = thread_catheter(anatomy, a, plan.catheter.length_mm, plan.catheter.direction)
+        assert cat.space == plan.target and not cat.truncated, f"{where}: catheter {cat.space}"
+        conus_z = anatomy.landmarks_lps["conus.tip"][2]
+        # an intrathecal catheter tip stays below the conus (REFERENCE §16, Brown 2006)
+        assert cat.tip_lps[2] < conus_z, f"{where}: the catheter tip passes the conus"
 
 
 def test_planned_needles_reach_their_target_on_the_shipped_and_the_lessons_patient(
@@ -453,6 +462,19 @@ def test_the_runner_shows_the_needle_placed_on_the_steps_patient(lessons, catalo
         _assert_in_target(step.id, plan, anatomy_for(variant), runner.state.needle)
         depth[getattr(variant, "name", "default")] = runner.state.needle.depth_mm
     assert set(depth) == {"average adult", "obese"}, depth
+    threaded = [
+        i
+        for i in range(len(lesson.steps))
+        if getattr(runner.planned_needle(i)[0], "catheter", None)
+    ]
+    assert threaded, "a step threads a catheter through its planned needle"
+    for i in threaded:
+        runner.jump(i)
+        cat = runner.state.catheter
+        assert cat is not None and cat.space == runner.planned_needle(i)[0].target
+        assert np.allclose(cat.polyline_lps[0], runner.state.needle.tip_lps, atol=1.0)
+    runner.jump(threaded[-1] + 1)
+    assert runner.state.catheter is None, "the catheter goes with the step's needle"
     assert depth["obese"] > depth["average adult"] + 5.0, depth
 
 

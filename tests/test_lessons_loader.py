@@ -278,6 +278,22 @@ MUTATIONS = [
         "did you mean 'tuohy-17G-90'",
     ),
     (
+        "needle: trainee",
+        "needle: " + PLAN.replace("depth: target", "depth: 30, catheter: {length_mm: 40}"),
+        "steps[0].scene.needle",
+        "a catheter is threaded from the target space: it needs depth: target",
+        "A planned needle",
+        "stopped at 30 mm",
+    ),
+    (
+        "needle: trainee",
+        "needle: " + PLAN.replace("depth: target", "catheter: {length_mm: 40, direction: up}"),
+        "steps[0].scene.needle.catheter.direction",
+        "'up' is not allowed",
+        "one of: cephalad, caudad",
+        "direction: cephalad",
+    ),
+    (
         "opacity: {dura: 0.5}",
         "opacity: {dura: 1.5}",
         "steps[1].scene.opacity.dura",

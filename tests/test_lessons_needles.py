@@ -207,3 +207,19 @@ def test_json_schema_has_the_plan_form():
     ):
         doc["steps"][0]["scene"]["needle"] = needle
         assert (not list(validator.iter_errors(doc))) is ok, needle
+
+
+def test_a_catheter_is_threaded_through_the_placed_needle(default_anatomy):
+    """Threaded from the space the plan names, starting at the needle tip, going cephalad."""
+    plan = {"interspace": "L4-L5", "approach": "paramedian", "target": "epidural"}
+    spec = SceneSpec.model_validate(
+        {"needle": {**plan, "catheter": {"length_mm": 25, "direction": "cephalad"}}}
+    )
+    s = apply_spec(default_scene(), spec, lambda refs: list(refs), default_anatomy)
+    cat, pose = s["catheter"], s["needle"]
+    assert cat is not None and cat.space == "epidural" and cat.direction == "cephalad"
+    assert np.allclose(cat.polyline_lps[0], pose.tip_lps, atol=1.0)
+    assert cat.tip_lps[2] > pose.tip_lps[2] + 15.0  # 25 mm threaded towards the head (+z)
+    assert cat.threaded_mm == pytest.approx(25.0, abs=0.5)
+    cleared = apply_spec(s, SceneSpec.model_validate({"needle": None}), list, default_anatomy)
+    assert cleared["catheter"] is None and cleared["needle"] is None

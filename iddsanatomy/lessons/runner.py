@@ -28,7 +28,7 @@ from iddsanatomy.lessons import names
 from iddsanatomy.lessons.scene_spec import NeedlePlanError, NeedlePlanSpec, SceneSpec
 from iddsanatomy.scene import Camera, ClipPlane, SceneState
 
-#: The SceneState fields a lesson sets at every step (all of them but ``catheter``).
+#: The SceneState fields a lesson sets at every step (``catheter`` only through a planned needle).
 CONTROLLED = (
     "visible",
     "highlighted",
@@ -42,6 +42,7 @@ CONTROLLED = (
     "fluoro_open",
     "needle",
     "needle_mode",
+    "catheter",
     "message",
 )
 
@@ -165,6 +166,7 @@ def apply_spec(
     if "fluoro_open" in given:
         s["fluoro_open"] = bool(spec.fluoro_open)
     if "needle" in given:
+        s["catheter"] = None  # a catheter belongs to the needle it was threaded through
         if spec.needle is None:
             s["needle"], s["needle_mode"] = None, "off"
         elif spec.needle == "trainee":
@@ -178,6 +180,7 @@ def apply_spec(
                 )
             else:
                 s["needle"] = spec.needle.build(anatomy)
+                s["catheter"] = spec.needle.build_catheter(anatomy, s["needle"])
             s["needle_mode"] = "fixed"
         else:
             s["needle"], s["needle_mode"] = spec.needle.build(), "fixed"
@@ -325,8 +328,8 @@ class LessonRunner:
         plan = s["needle"]
         if not isinstance(plan, NeedlePlanSpec):
             return s, None
-        pose, problem = self._place(plan, s["variant"])
-        s["needle"] = pose
+        (pose, catheter), problem = self._place(plan, s["variant"])
+        s["needle"], s["catheter"] = pose, catheter
         if problem is not None:
             step = self.lesson.steps[index]
             problem = NeedlePlanError(f"step {step.id!r}: {problem}")
@@ -343,23 +346,25 @@ class LessonRunner:
             return self.anatomy
         return None  # the app is still building this patient: set_anatomy will bring it
 
-    def _place(self, plan: NeedlePlanSpec, variant: Any) -> tuple[Any, NeedlePlanError | None]:
-        """(pose or None, problem or None) for ``plan`` on ``variant``'s anatomy (cached)."""
+    def _place(self, plan: NeedlePlanSpec, variant: Any) -> tuple[tuple[Any, Any], Any]:
+        """((pose, catheter), problem): ``plan`` placed on ``variant``'s anatomy (cached);
+        ``(None, None)`` and the :class:`NeedlePlanError` when it cannot be."""
         try:
             anatomy = self._patient_anatomy(variant)
         except IddsError as exc:
-            return None, NeedlePlanError(
+            return (None, None), NeedlePlanError(
                 f"the patient could not be built for the planned {plan.describe()}: {exc}"
             )
         if anatomy is None:
-            return None, None
+            return (None, None), None
         key = (plan, id(anatomy))
         hit = self._placed.get(key)
         if hit is None or hit[0] is not anatomy:
             try:
-                result: tuple[Any, Any] = (plan.build(anatomy), None)
+                pose = plan.build(anatomy)
+                result: tuple[Any, Any] = ((pose, plan.build_catheter(anatomy, pose)), None)
             except NeedlePlanError as exc:
-                result = (None, exc)
+                result = ((None, None), exc)
             hit = self._placed[key] = (anatomy, result)
         return hit[1]
 
@@ -430,7 +435,7 @@ class LessonRunner:
             self.state.carm = after["carm"]
         st = self.state
         if st.needle is before["needle"] and st.needle_mode == before["needle_mode"]:
-            for name in ("needle", "needle_mode", "message"):
+            for name in ("needle", "needle_mode", "catheter", "message"):
                 setattr(self.state, name, after[name])
             self.events.needle_problem.emit(self.index, "" if problem is None else str(problem))
 

@@ -432,6 +432,23 @@ class NeedlePlanError(LessonError):
     """
 
 
+class CatheterSpec(Strict):
+    """A catheter threaded through a planned needle from the space its tip is in."""
+
+    length_mm: float = Field(
+        ...,
+        gt=0,
+        le=300,
+        description="How far the catheter is threaded past the needle tip, mm.",
+        examples=[40.0],
+    )
+    direction: Literal["cephalad", "caudad"] = Field(
+        "cephalad",
+        description="Which way the catheter goes along the canal (the bevel faces that way).",
+        examples=["cephalad"],
+    )
+
+
 class NeedlePlanSpec(Strict):
     """A needle as a clinician plans it: interspace, approach, side and target space.
 
@@ -473,6 +490,13 @@ class NeedlePlanSpec(Strict):
         examples=["target", 40.0],
     )
 
+    catheter: CatheterSpec | None = Field(
+        None,
+        description="A catheter threaded through the needle once its tip is in the target "
+        "space (needs depth: target).",
+        examples=[{"length_mm": 40, "direction": "cephalad"}],
+    )
+
     @field_validator("needle_type")
     @classmethod
     def _known_needle(cls, v: str | None) -> str | None:
@@ -498,6 +522,11 @@ class NeedlePlanSpec(Strict):
             raise ValueError(
                 "side applies only to a paramedian approach; remove side or write "
                 "approach: paramedian"
+            )
+        if self.catheter is not None and self.depth != "target":
+            raise ValueError(
+                "a catheter is threaded from the target space: it needs depth: target "
+                f"(the needle is stopped at {self.depth:g} mm)"
             )
         return self
 
@@ -539,6 +568,30 @@ class NeedlePlanSpec(Strict):
         if self.depth == "target":
             return plan.pose
         return plan.pose.with_depth(min(float(self.depth), plan.pose.needle.length_mm))
+
+    def build_catheter(self, anatomy: Any, pose: Any) -> Any:
+        """The :class:`~iddsanatomy.needle.catheter.Catheter` threaded through ``pose`` (the
+        placed needle) on ``anatomy``, or ``None`` when the plan has none.
+
+        Raises
+        ------
+        NeedlePlanError
+            When the catheter cannot be threaded from where the tip is.
+        """
+        if self.catheter is None:
+            return None
+        from iddsanatomy.errors import IddsError
+        from iddsanatomy.needle.analysis import analyse
+        from iddsanatomy.needle.catheter import thread_catheter
+
+        try:
+            return thread_catheter(
+                anatomy, analyse(anatomy, pose), self.catheter.length_mm, self.catheter.direction
+            )
+        except IddsError as exc:
+            raise NeedlePlanError(
+                f"the catheter of the planned {self.describe()} cannot be threaded: {exc}"
+            ) from exc
 
 
 #: Keys that mark a needle written as coordinates (the rest is a plan).
