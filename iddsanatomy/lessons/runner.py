@@ -190,7 +190,8 @@ def apply_spec(
 
 
 class RunnerEvents(SignalGroup):
-    """``step_changed(index, step)``, ``finished()``, ``reloaded()``."""
+    """``step_changed(index, step)``, ``needle_problem(index, message)``, ``finished()``,
+    ``reloaded()``."""
 
     step_changed = Signal(int, object)
     #: (index, message): a planned needle of the step shown could not be placed ("" when fine)
