@@ -79,6 +79,19 @@ def default_visible(anatomy) -> frozenset[str]:
     )
 
 
+def _set_opacity(actor, opacity: float) -> None:
+    """Set an actor's opacity on its front *and* back faces.
+
+    Closed meshes carry a darker backface property (the inside of a cut); left at its default
+    opacity of 1 it would draw the far side of a translucent skin or dura opaque and hide
+    everything behind it.
+    """
+    actor.prop.opacity = opacity
+    back = actor.GetBackfaceProperty()
+    if back is not None:
+        back.SetOpacity(opacity)
+
+
 def whole_id(anatomy, sid: str) -> str:
     """The whole structure a (part) id belongs to."""
     s = anatomy.structures.get(sid)
@@ -409,7 +422,7 @@ class SceneRenderer:
                 self._ensure_actor(sid)
         for sid, actor in self.actors.items():
             opacity = self.opacity_of(sid)
-            actor.prop.opacity = opacity
+            _set_opacity(actor, opacity)
             actor.SetVisibility(sid in shown and opacity > 0.0)
 
     def _update_colors(self) -> None:
@@ -434,11 +447,11 @@ class SceneRenderer:
                 actor.prop.color = _mix(s.color, rgb, t)
                 actor.prop.ambient = 0.3
                 if s.tissue == "region" and sid not in st.opacity:
-                    actor.prop.opacity = HIGHLIGHTED_REGION_OPACITY  # a target must stand out
+                    _set_opacity(actor, HIGHLIGHTED_REGION_OPACITY)  # a target must stand out
             else:
                 actor.prop.color = s.color
                 actor.prop.ambient = _MATERIAL.get(s.tissue, _DEFAULT_MATERIAL)[0]
-                actor.prop.opacity = self.opacity_of(sid)
+                _set_opacity(actor, self.opacity_of(sid))
             self._color_parts(sid, part_marks.get(sid, []))
 
     def _color_parts(self, sid: str, parts: list[tuple[str, tuple]]) -> None:
