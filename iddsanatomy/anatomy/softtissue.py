@@ -107,6 +107,9 @@ def simplify(mesh, tolerance_mm: float):
     return out if len(out.faces) else mesh
 
 
+#: How far the interspinous ligaments reach into the supraspinous ligament (mm) [shape].
+ISL_SSL_OVERLAP_MM = 0.6
+
 #: Surface tolerance of the shipped full-detail meshes and of the coarse level of detail (mm).
 FULL_TOLERANCE_MM = 0.05
 COARSE_TOLERANCE_MM = 0.4
@@ -1170,7 +1173,9 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             v0 = prof("hd", s) + t_lf - 1.5
             # depth fraction between the ligamentum flavum and the supraspinous line
             d_front = v - v0
-            d_back = v_ssl(sb_) - vb_
+            # up into the supraspinous ligament by ISL_SSL_OVERLAP_MM: both meshes are
+            # simplified afterwards, and a needle must not find a gap of air between them
+            d_back = v_ssl(sb_) + ISL_SSL_OVERLAP_MM - vb_
             tt = np.clip(d_front / np.maximum(d_front + d_back, 1.0), 0.0, 1.0)
             w = sp.ISL_WIDTH_MM
             half = 0.5 * (
