@@ -38,7 +38,6 @@ _WINDOWS = (
 #: entry must then be removed.
 KNOWN_GAPS = {
     ("pedicle_width", "L5"): "the L5 transverse process root merges with the pedicle (22 mm)",
-    ("skin_to_epidural", "L2-L3"): "the ISL/SSL complex is a few mm longer than Lawrence's median",
     **{("interlaminar_height", w): _WINDOWS for w in ("L3-L4", "L4-L5", "L5-S1")},
     **{("interlaminar_width", w): _WINDOWS for w in ("L1-L2", "L2-L3", "L3-L4", "L4-L5")},
 }
@@ -87,9 +86,19 @@ def test_conus_and_sac_end_labels(measured):
     assert position_label(np.floor(measured[("sac_end", "units")].value)) == "S2.upper"
 
 
-def test_skin_and_fat_is_the_normal_bmi_layer(measured):
-    """Skin + subcutaneous fat ≈12–13 mm at L3–4 for normal BMI (REF §11/§13 [D])."""
-    assert 9.5 <= measured[("skin_plus_fat", "L3-L4")].value <= 14.0
+@pytest.mark.parametrize("seg", ["L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"])
+def test_default_skin_depth_is_ravi_at_the_default_bmi_or_the_lean_limit(measured, seg):
+    """The shipped skin lies where Ravi 2011 puts it for the default BMI (REF §11b), unless the
+    deep layers (ligaments, measured here) leave less room than that: then on the thinnest fat."""
+    from iddsanatomy.anatomy import soft_params as sp
+    from iddsanatomy.anatomy.variant import DEFAULT_BMI, skin_to_epidural_mm
+
+    sed = measured[("skin_to_epidural", seg)].value
+    layer = measured[("skin_plus_fat", seg)].value
+    lean = (sed - layer) + sp.SKIN_THICKNESS_MM + sp.MIN_FAT_MM
+    expected = max(skin_to_epidural_mm(DEFAULT_BMI), lean)
+    assert expected - 0.5 <= sed <= expected + 1.0, (seg, sed, expected)
+    assert layer >= sp.SKIN_THICKNESS_MM + sp.MIN_FAT_MM - 0.3, (seg, layer)
 
 
 def test_report_cli_prints_measured_reference_and_source(capsys):

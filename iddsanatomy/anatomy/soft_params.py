@@ -130,7 +130,10 @@ LF_THICKNESS_MM = {
 ISL_LENGTH_MM = (29.7, 25.5, 33.4)
 ISL_WIDTH_MM = {"posterior": 9.2, "middle": 4.5, "anterior": 7.3}
 #: Supraspinous ligament thickness over the spinous tips and half its width [shape] (a cord
-#: narrower than the posterior interspinous ligament, 9.2 mm wide per Lawrence).
+#: narrower than the posterior interspinous ligament, 9.2 mm wide per Lawrence). Between two
+#: tips the generator lets it sink into the notch until the ISL+SSL length along the midline
+#: needle path is Lawrence's median (ISL_LENGTH_MM[0]), never deeper than the line joining the
+#: posterior edges of the two spinous processes (softtissue.build_soft_tissue).
 SSL_THICKNESS_MM = 2.0
 SSL_HALF_WIDTH_MM = 3.0
 
@@ -149,14 +152,16 @@ SED_CHA_CM = {
 }
 #: Skin thickness of the lower back ≈2–3 mm [TU].
 SKIN_THICKNESS_MM = 2.5
-#: Skin + subcutaneous fat ≈12–13 mm at L3–4 in normal-weight adults [D]: Cha 2011 SED 46 mm −
-#: ISL/SSL 30 − LF 3.5 (REF §11c/§13). The default patient has BMI 24.5 (variant.DEFAULT_BMI).
-#: Set to 10.0 in the midline (the measured path reads ≈10.5, under that range) because
-#: the generated spinous processes make the ISL/SSL path ≈33–37 mm, longer than Lawrence's
-#: median 29.7, and the skin-to-epidural depth must stay inside Cha 2011's ranges.
-SKIN_PLUS_FAT_L34_MM = 10.0
-#: Extra fat over the lumbosacral junction (peak, mm) [shape]; see softtissue.v_skin.
-LUMBOSACRAL_FAT_PAD_MM = 7.0
+#: How thick the subcutaneous fat is is not a number here: the generator computes it from the
+#: bones it has just built, so that the skin-to-epidural depth along every midline needle path
+#: is Ravi 2011's for the default BMI (variant.DEFAULT_BMI; REF §11b), and the habitus stage
+#: (variation.HabitusRig) does the same for any other BMI. Below: the physical limits.
+#: The thinnest fat left between the skin and the ligaments, muscle or bone (mm) [shape]: a lean
+#: back keeps a film of fat, and a thinner layer would not survive the fat mesh's 1.2 mm grid.
+#: Where Ravi's line asks for less, the depth stays above Ravi's.
+MIN_FAT_MM = 2.0
+#: Rounding (mm) where the smooth skin meets that minimum over the spinous tips [shape].
+SKIN_FLOOR_BLEND_MM = 2.0
 #: Paraspinal muscle depth lamina → thoracolumbar fascia ≈3–5 cm (REF §13 [TU]); the muscle
 #: surface follows from the skin and fat above it.
 MULTIFIDUS_LATERAL_MM = 32.0  # [shape] multifidus lies medial, from the SP to the facet line

@@ -107,6 +107,9 @@ def simplify(mesh, tolerance_mm: float):
     return out if len(out.faces) else mesh
 
 
+#: How far the interspinous ligaments reach into the supraspinous ligament (mm) [shape].
+ISL_SSL_OVERLAP_MM = 0.6
+
 #: Surface tolerance of the shipped full-detail meshes and of the coarse level of detail (mm).
 FULL_TOLERANCE_MM = 0.05
 COARSE_TOLERANCE_MM = 0.4
@@ -395,6 +398,21 @@ def _fit_sacral_canal(
         j = int(np.argmin(np.abs(arc - min(at, arc[-1]))))
         out[name] = found[j]
     return out
+
+
+def ray_entry(origin, direction, t_max: float, surface_v, back: SpineCurve, step: float = 0.05):
+    """Distance (mm) along ``origin + t·direction`` at which the ray first passes in front of the
+    surface ``v = surface_v(s)`` of the back coordinates ``back`` (NaN if it never does)."""
+    t = np.arange(0.0, float(t_max), step)
+    _, s, v = back.coords(np.asarray(origin, float) + t[:, None] * np.asarray(direction, float))
+    gap = v - surface_v(s)
+    inside = gap <= 0.0
+    if not inside.any():
+        return float("nan")
+    i = int(np.argmax(inside))
+    if i == 0:
+        return 0.0
+    return float(t[i - 1] + step * gap[i - 1] / (gap[i - 1] - gap[i]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -965,36 +983,18 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
     ssl_front = np.convolve(np.pad(ssl_front, 3, mode="edge"), kern, mode="valid")
     ssl_front = np.maximum(ssl_front, env_f + 0.3)
 
-    def v_ssl(s):
-        return np.interp(s, s_bins, ssl_front)
-
     ssl_t = sp.SSL_THICKNESS_MM
-    fat_mid = sp.SKIN_PLUS_FAT_L34_MM - sp.SKIN_THICKNESS_MM
     s_skin_lo = back.s_of(lms.get("S1.median_crest_top", back.point(back.s[0])[0])) - 45.0
     s_skin_hi = back.s_of(curve.point(s_top)[0])
+
+    def v_ssl(s):
+        """Front (anterior surface) of the supraspinous ligament: over the spinous tips."""
+        return np.interp(s, s_bins, ssl_front)
 
     def lateral(x):
         ax = np.abs(x)
         bump = np.exp(-(((ax - 38.0) / 26.0) ** 2)) - np.exp(-((38.0 / 26.0) ** 2))
         return 5.0 * bump - 0.0022 * x * x
-
-    # Over the lumbosacral junction the skin does not follow the bony line down into the L5–S1
-    # interspinous gap: a thicker fat pad bridges it (Cha 2011's L5–S1 skin-to-epidural depth,
-    # 41 ± 5.2 mm, is only 5 mm less than at L3–L4) [shape].
-    ls_mid = 0.5 * (
-        np.asarray(landmarks["L5.spinous_inferior_edge_posterior"], float)
-        + lms.get("S1.median_crest_top", np.asarray(landmarks["L5.spinous_tip"], float))
-    )
-    s_ls = back.s_of(ls_mid)
-
-    def fat_extra(s):
-        return sp.LUMBOSACRAL_FAT_PAD_MM * np.exp(-(((s - s_ls) / 22.0) ** 2))
-
-    def v_skin(s, x):
-        return v_ssl(s) + ssl_t + fat_mid + fat_extra(s) + sp.SKIN_THICKNESS_MM + lateral(x)
-
-    def v_fascia(s, x):
-        return v_skin(s, x) - sp.SKIN_THICKNESS_MM - fat_mid - fat_extra(s)
 
     # ---------------------------------------------------------------- ligamentum flavum & window
     lf_meshes = {}
@@ -1081,6 +1081,85 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
         info.setdefault("window_s", {})[seg] = (s_lo_w, s_hi_w)
     done("ligamenta flava and interlaminar windows")
 
+    # ---------------------------------------------------------------- skin depth (calibrated)
+    # The skin is placed here, on the bones just built, along the measurement module's midline
+    # needle path of every interspace (measure.midline_ray), so that the skin-to-epidural depth
+    # is Ravi 2011's for the default BMI (REF §11b) and still is when the bones change. The
+    # deep layers are not stretched or squeezed to help: the supraspinous ligament lies on the
+    # spinous tips (it cannot sink below them), so the ISL+SSL length on the path is what the
+    # bones make it; it is logged and kept in the manifest beside Lawrence's (REF §10).
+    from iddsanatomy.anatomy.measure import hits, midline_ray
+    from iddsanatomy.anatomy.variant import DEFAULT_BMI, skin_to_epidural_mm
+
+    lm_all = {**landmarks, **lms}
+    paths = {}
+    for upper, lower in pairs[1:]:
+        seg = f"{upper}-{lower}"
+        o, d = midline_ray(lm_all, upper, lower)
+        t_lf = hits(lf_meshes[seg], o, d)
+        if len(t_lf) < 2:
+            log(f"[build] {seg}: the midline path misses the ligamentum flavum; not calibrated")
+            continue
+        paths[seg] = (o, d, float(t_lf[0]), float(t_lf[1]))
+
+    deep_info: dict[str, dict[str, float]] = {}
+    for seg, (o, d, t_back, t_epi) in paths.items():
+        # Lawrence's ISL+SSL length (REF §10) on this path: from the ligament's back surface,
+        # which lies on the spinous tips, to the ligamentum flavum; the bones decide it
+        t_ssl = ray_entry(o, d, t_back, lambda s: v_ssl(s) + ssl_t, back)
+        deep_info[seg] = {
+            "isl_ssl_mm": round(t_back - t_ssl, 2),
+            "ssl_to_epidural_mm": round(t_epi - t_ssl, 2),
+        }
+        log(
+            f"[build] {seg}: ISL+SSL {t_back - t_ssl:.1f} mm on the midline path (Lawrence "
+            f"median {sp.ISL_LENGTH_MM[0]}, IQR {sp.ISL_LENGTH_MM[1]}–{sp.ISL_LENGTH_MM[2]})"
+        )
+
+    def v_fascia(s, x):
+        return v_ssl(s) + ssl_t + lateral(x)
+
+    sed_mm = skin_to_epidural_mm(DEFAULT_BMI)
+    skin_knots = []
+    for seg, (o, d, _t_back, t_epi) in paths.items():
+        x_p, s_p, v_p = (float(c[0]) for c in back.coords((o + (t_epi - sed_mm) * d)[None]))
+        offset = v_p - (v_ssl(s_p) + ssl_t + sp.SKIN_THICKNESS_MM + lateral(x_p))
+        fat_on_path = v_p - sp.SKIN_THICKNESS_MM - float(v_fascia(s_p, x_p))
+        skin_knots.append((s_p, offset))
+        deep_info.setdefault(seg, {})["fat_on_path_mm"] = round(fat_on_path, 2)
+        if fat_on_path < sp.MIN_FAT_MM:
+            log(
+                f"[build] {seg}: Ravi's {sed_mm:.1f} mm at BMI {DEFAULT_BMI} leaves "
+                f"{fat_on_path:.1f} mm of fat; the skin stays {sp.MIN_FAT_MM} mm of fat out"
+            )
+    skin_knots.sort()
+    ks = np.array([k[0] for k in skin_knots])
+    kh = np.array([k[1] for k in skin_knots])
+    if len(ks) >= 2:
+        from scipy.interpolate import PchipInterpolator
+
+        offset_fn = PchipInterpolator(ks, kh, extrapolate=False)
+    else:  # no path found (an extreme shape): a flat layer
+        offset_fn = None
+
+    def skin_offset(s):
+        if offset_fn is None:
+            return np.full_like(np.asarray(s, float), sp.MIN_FAT_MM + 6.0)
+        s = np.clip(s, ks[0], ks[-1])
+        return offset_fn(s)
+
+    def v_skin(s, x):
+        """Outer skin surface: the calibrated smooth back, never closer than the minimum fat."""
+        smooth = v_ssl(s) + ssl_t + sp.SKIN_THICKNESS_MM + lateral(x) + skin_offset(s)
+        floor = v_fascia(s, x) + sp.MIN_FAT_MM + sp.SKIN_THICKNESS_MM
+        return sdf.smax(smooth, floor, sp.SKIN_FLOOR_BLEND_MM)
+
+    info["habitus"] = {
+        "bmi": DEFAULT_BMI,
+        "skin_to_epidural_mm": round(sed_mm, 2),
+        "interspaces": deep_info,
+    }
+
     # ---------------------------------------------------------------- interspinous & supraspinous
     isl_meshes = []
     for upper, lower in pairs:
@@ -1094,7 +1173,9 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
             v0 = prof("hd", s) + t_lf - 1.5
             # depth fraction between the ligamentum flavum and the supraspinous line
             d_front = v - v0
-            d_back = v_ssl(sb_) - vb_
+            # up into the supraspinous ligament by ISL_SSL_OVERLAP_MM: both meshes are
+            # simplified afterwards, and a needle must not find a gap of air between them
+            d_back = v_ssl(sb_) + ISL_SSL_OVERLAP_MM - vb_
             tt = np.clip(d_front / np.maximum(d_front + d_back, 1.0), 0.0, 1.0)
             w = sp.ISL_WIDTH_MM
             half = 0.5 * (

@@ -304,18 +304,22 @@ class HabitusRig:
     interspace (L1–L2 … L5–S1) and the fat at each is made as thick as it must be for the depth to
     follow Ravi 2011 (``17.7966 + 0.9777 × BMI`` mm), interpolated along the spine between
     interspaces. Re-posing keeps vertex order, so everything found here holds for every pose.
-    """
 
-    #: The fat never gets thinner than this (mm), whatever the BMI asks.
-    MIN_FAT_MM = 2.0
+    Where Ravi's line asks for thinner fat than there is, each vertex stops when the fat under it
+    is :data:`~iddsanatomy.anatomy.soft_params.MIN_FAT_MM` thick (the fat under every vertex is
+    measured once, by a ray along the direction it moves in): a lean back drapes over the
+    spinous tips instead of passing through them, and the depth on the path stays above Ravi's.
+    """
 
     def __init__(self, anatomy: Anatomy, skin_id: str = "skin", fat_id: str = "subcutaneous_fat"):
         from iddsanatomy.anatomy import measure
+        from iddsanatomy.anatomy import soft_params as sp
 
         self.skin_id, self.fat_id = skin_id, fat_id
+        self.min_fat_mm = sp.MIN_FAT_MM
         skin_mesh = anatomy[skin_id].mesh
         frames = anatomy.lps_from_level
-        z_knots, sed, fat_mm, segs, lines = [], [], [], [], []
+        z_knots, sed, segs, lines = [], [], [], []
         for upper, lower in itertools.pairwise(CHAIN[1:]):
             seg = f"{upper}-{lower}"
             if f"{seg}.interlaminar_centre" not in anatomy.landmarks_lps:
@@ -332,17 +336,13 @@ class HabitusRig:
                 lines.append((origin + t * direction, direction))
                 segs.append((upper, lower))
                 sed.append(float(d["skin_to_epidural"]))
-                fat_mm.append(float(d.get("skin_plus_fat", 12.0)))
         order = np.argsort(z_knots)
         self.segs = [segs[i] for i in order]
         self.z_knots = np.asarray(z_knots)[order]
         self.lines = [lines[i] for i in order]
         self.sed_mm = np.asarray(sed)[order]
-        fat_arr = np.asarray(fat_mm, float)[order]
-        # where the midline ray found no fat boundary, take the other levels' typical thickness
-        typical = float(np.nanmedian(fat_arr)) if np.isfinite(fat_arr).any() else 12.0
-        self.fat_mm = np.where(np.isfinite(fat_arr), fat_arr, typical)
         self.meshes = {}
+        fat_mesh = anatomy[fat_id].mesh
         for sid in (skin_id, fat_id):
             st = anatomy[sid]
             for kind, mesh in (("mesh", st.mesh), ("coarse", st.coarse)):
@@ -358,7 +358,10 @@ class HabitusRig:
                     weight = np.clip(0.5 + facing / 0.6, 0.0, 1.0)
                 else:
                     weight = np.ones(len(v))
-                self.meshes[(sid, kind)] = (weight, self.knot_coordinate(v))
+                u = self.knot_coordinate(v)
+                direction = self._directions(anatomy, v, u)
+                fat_under = fat_thickness_along(fat_mesh, v, direction)
+                self.meshes[(sid, kind)] = (weight, u, fat_under)
 
     def knot_coordinate(self, vertices: np.ndarray) -> np.ndarray:
         """Where each vertex lies between the interspaces' midline needle paths: ``k`` on the
@@ -387,23 +390,30 @@ class HabitusRig:
         return np.clip(k + frac, 0.0, n_k - 1.0)
 
     def extra_mm(self, bmi: float, u: np.ndarray) -> np.ndarray:
-        """Fat to add (mm, negative removes) at knot coordinates ``u``."""
+        """Fat to add (mm, negative removes) at knot coordinates ``u``, before the minimum."""
         from iddsanatomy.anatomy.variant import skin_to_epidural_mm
 
         if len(self.z_knots) == 0:
             return np.zeros_like(u)
         extra = skin_to_epidural_mm(bmi) - self.sed_mm
-        extra = np.maximum(extra, -(self.fat_mm - self.MIN_FAT_MM))
         return np.interp(u, np.arange(len(extra)), extra)
+
+    def _directions(self, anatomy: Anatomy, v: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Unit directions (n, 3) in which the vertices move: back along each interspace's
+        midline needle path (so that a midline needle sees exactly the thickness added), tipped
+        sideways on the flanks."""
+        post_knots = np.array(
+            [-_midline_ray(anatomy, up, lo)[1] for up, lo in self.segs], float
+        ).reshape(-1, 3)
+        if len(post_knots) == 0:
+            return outward_directions(v, anatomy.lps_from_level)
+        knots = np.arange(len(post_knots))
+        direction = np.column_stack([np.interp(u, knots, post_knots[:, k]) for k in range(3)])
+        direction[:, 0] = outward_directions(v, anatomy.lps_from_level)[:, 0]
+        return direction / np.linalg.norm(direction, axis=1, keepdims=True)
 
     def apply(self, anatomy: Anatomy, bmi: float) -> Anatomy:
         structures = dict(anatomy.structures)
-        frames = anatomy.lps_from_level
-        # the layer grows back along each interspace's midline needle path (so that a midline
-        # needle sees exactly the thickness added), tipped sideways on the flanks
-        post_knots = np.array([-_midline_ray(anatomy, u, lo)[1] for u, lo in self.segs]).reshape(
-            -1, 3
-        )
         for sid in (self.skin_id, self.fat_id):
             st = anatomy[sid]
             new = {}
@@ -411,16 +421,13 @@ class HabitusRig:
                 mesh = getattr(st, kind)
                 if mesh is None or (sid, kind) not in self.meshes:
                     continue
-                weight, u = self.meshes[(sid, kind)]
+                weight, u, fat_under = self.meshes[(sid, kind)]
                 v = np.asarray(mesh.vertices)
-                knots = np.arange(len(post_knots))
-                direction = np.column_stack(
-                    [np.interp(u, knots, post_knots[:, k]) for k in range(3)]
-                )
-                direction[:, 0] = outward_directions(v, frames)[:, 0]
-                direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-                shift = (weight * self.extra_mm(bmi, u))[:, None] * direction
-                new[kind] = v + shift
+                direction = self._directions(anatomy, v, u)
+                # thin no further than the minimum fat; never push the skin out to reach it
+                floor = -np.maximum(fat_under - self.min_fat_mm, 0.0)
+                extra = np.maximum(self.extra_mm(bmi, u), floor)
+                new[kind] = v + (weight * extra)[:, None] * direction
             structures[sid] = moved(st, new["mesh"], new.get("coarse"))
         return Anatomy(
             structures,
@@ -429,6 +436,35 @@ class HabitusRig:
             anatomy.variant,
             dict(anatomy.info),
         )
+
+
+def fat_thickness_along(fat_mesh, vertices: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Thickness (mm) of the fat layer on the line through each vertex along its direction.
+
+    A ray from outside the skin (``+3 mm`` beyond the vertex along ``directions``) goes back in;
+    its first two crossings of ``fat_mesh`` are the fat's outer and inner surfaces. Where the line
+    does not cross the fat twice (the flanks, the layer's edges) the result is ``inf``: nothing
+    there limits how far the skin may move in.
+    """
+    v = np.asarray(vertices, float)
+    d = -np.asarray(directions, float)
+    origins = v - 3.0 * d
+    loc, ray, _tri = fat_mesh.ray.intersects_location(origins, d, multiple_hits=True)
+    out = np.full(len(v), np.inf)
+    if len(loc) == 0:
+        return out
+    t = np.einsum("ij,ij->i", loc - origins[ray], d[ray])
+    order = np.lexsort((t, ray))
+    ray, t = ray[order], t[order]
+    # a ray through an edge or a vertex meets two triangles at the same distance: count it once
+    distinct = np.r_[True, (ray[1:] != ray[:-1]) | (np.diff(t) > 1e-3)]
+    ray, t = ray[distinct], t[distinct]
+    first = np.r_[True, ray[1:] != ray[:-1]]
+    i1 = np.flatnonzero(first)
+    has_two = (i1 + 1 < len(ray)) & (ray[np.minimum(i1 + 1, len(ray) - 1)] == ray[i1])
+    i1 = i1[has_two]
+    out[ray[i1]] = t[i1 + 1] - t[i1]
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,6 +558,12 @@ class VariantBuilder:
         self._stage_cache: dict = {}
 
     @property
+    def base_bmi(self) -> float:
+        """The BMI the default anatomy's skin was generated for (its manifest says; older
+        meshes without that record are the default variant's)."""
+        return float(self.base.info.get("habitus", {}).get("bmi", self.base_variant.bmi))
+
+    @property
     def base_lordosis_deg(self) -> float:
         """The default anatomy's L1–S1 lordosis as the measurement module reads it from the
         meshes, so that a requested lordosis is what the same measurement will find."""
@@ -568,6 +610,11 @@ class VariantBuilder:
     def pose(self, v) -> Anatomy:
         from iddsanatomy.anatomy.variant import SEGMENT_LORDOSIS_SHARE
 
+        if self._pose_key(v) == self._pose_key(self.base_variant):
+            # the default meshes were generated in this pose (their measured lordosis is within
+            # a degree of it): the same bones and skin, not a re-posed copy
+            return self.neural(v)
+
         def run():
             start = self.neural(v)
             d_total = v.effective_lordosis_deg - self.base_lordosis_deg
@@ -585,6 +632,10 @@ class VariantBuilder:
         def run():
             posed = self.pose(v)
             if "skin" not in posed or "subcutaneous_fat" not in posed:
+                return posed
+            if v.bmi == self.base_bmi:
+                # the default meshes were generated for this BMI: the same skin, not a copy
+                # re-fitted to within a fraction of a millimetre
                 return posed
             if "habitus" not in self._rigs:
                 self._rigs["habitus"] = HabitusRig(self.base)
