@@ -744,6 +744,9 @@ class NeedlePanel(QWidget):
 
     def _begin_moving(self) -> None:
         renderer = getattr(self.window, "renderer", None)
+        if getattr(renderer, "redraws_instruments_alone", False):
+            # the anatomy is not redrawn while only the needle moves: it stays at full detail
+            return
         begin = getattr(renderer, "begin_interaction", None)
         if callable(begin):
             begin()
