@@ -292,6 +292,33 @@ def test_needle_move_redraws_the_needle_alone_and_the_picture_is_the_same(scene,
     )
 
 
+def test_near_and_far_planes_take_in_the_needle_outside_the_anatomy(scene, monkeypatch):
+    """The needle is drawn by its own renderer with the anatomy's camera: resetting the
+    clipping range (as the interactor and the named views do) must not cut off a hub that
+    stands far out of the anatomy's box."""
+    sr, state, plotter = scene
+    fake = types.ModuleType("iddsanatomy.needle")
+    # a rod 80 mm in front of the anatomy, towards the camera (anterior view: camera at -y)
+    fake.needle_mesh = lambda pose: trimesh.creation.box(
+        extents=(6, 6, 6),
+        transform=np.array(
+            [[1, 0, 0, 0], [0, 1, 0, pose], [0, 0, 1, -20], [0, 0, 0, 1]], dtype=float
+        ),
+    )
+    monkeypatch.setitem(sys.modules, "iddsanatomy.needle", fake)
+    cam = plotter.camera
+    state.needle = -120.0  # the anatomy ends at y = -16 - ...; this box at y = -123 ... -117
+    plotter.renderer.ResetCameraClippingRange()
+    near, far = cam.GetClippingRange()
+    d = np.asarray(cam.GetDirectionOfProjection())
+    pos = np.asarray(cam.GetPosition())
+    box = sr.instruments.mesh("needle").points
+    depths = (np.asarray(box) - pos) @ d
+    assert near <= depths.min() and depths.max() <= far
+    img = plotter.screenshot()
+    assert not np.allclose(pixel(plotter, (0.0, -120.0, -20.0), img), img[2, 2], atol=20)
+
+
 @pytest.mark.parametrize("change", ["camera", "visible", "highlight", "clip", "opacity"])
 def test_anything_but_the_needle_changing_draws_the_whole_frame(scene, rod_needle, change):
     from iddsanatomy.render.sections import section_plane

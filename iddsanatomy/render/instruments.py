@@ -24,6 +24,7 @@ No Qt here: it works on ``pv.Plotter(off_screen=True)`` and on the app's views a
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 
 import pyvista as pv
@@ -85,14 +86,23 @@ class InstrumentRenderer:
         if rw is not None:
             rw.SetNumberOfLayers(max(2, rw.GetNumberOfLayers()))
             rw.AddRenderer(self.layer)
-            self._observe(rw, "StartEvent", self._on_frame_start)
-            self._observe(rw, "EndEvent", self._on_frame_end)
-            self._observe(self.base, "EndEvent", self._on_base_drawn)
-            self._observe(self.layer, "StartEvent", self._on_layer_start)
-            self._observe(self.base, "ResetCameraClippingRangeEvent", self._on_clipping_reset)
+            self._observe(rw, "StartEvent", "_on_frame_start")
+            self._observe(rw, "EndEvent", "_on_frame_end")
+            self._observe(self.base, "EndEvent", "_on_base_drawn")
+            self._observe(self.layer, "StartEvent", "_on_layer_start")
+            self._observe(self.base, "ResetCameraClippingRangeEvent", "_on_clipping_reset")
 
-    def _observe(self, obj, event: str, fn) -> None:
-        self._observers.append((obj, obj.AddObserver(event, lambda *_: fn())))
+    def _observe(self, obj, event: str, method: str) -> None:
+        # a weak reference: VTK holds the callback, and a callback holding ``self`` (which
+        # holds the window) would keep the window, and its X connection, alive for good
+        me = weakref.ref(self)
+
+        def callback(*_):
+            target = me()
+            if target is not None:
+                getattr(target, method)()
+
+        self._observers.append((obj, obj.AddObserver(event, callback)))
 
     # ------------------------------------------------------------------ instruments
     def set_mesh(self, name: str, mesh: pv.PolyData | None, rgb=(0.8, 0.8, 0.8)) -> None:
@@ -305,7 +315,12 @@ class InstrumentRenderer:
         self._kept_signature = None
 
     def close(self) -> None:
-        """Remove the observers and the layer (idempotent)."""
+        """Remove the observers and the layer, and let go of the render window (idempotent).
+
+        No reference to the window may outlive the plotter: a VTK window kept alive keeps its X
+        connection open, and Xlib ends the process with a fatal I/O error (status 1) when the
+        X server goes first (as at the end of an Xvfb test session).
+        """
         for obj, tag in self._observers:
             try:
                 obj.RemoveObserver(tag)
@@ -321,7 +336,14 @@ class InstrumentRenderer:
                 self.render_window.RemoveRenderer(self.layer)
             except Exception:
                 pass
+        for actor in self.actors.values():
+            self.layer.RemoveActor(actor)
         self.actors.clear()
+        self.layer.SetActiveCamera(None)
+        self.render_window = None
+        self.base = None
+        self.plotter = None
+        self._extra_mtime = None
 
 
 def _initialised(bounds) -> bool:
