@@ -4,7 +4,7 @@ While a trainee drags the needle, the camera and the anatomy stand still: only a
 triangles change. On the software renderer (Mesa llvmpipe) drawing the anatomy costs 30-90 ms
 a frame even with coarse meshes, drawing the needle alone under 5 ms. So
 :class:`InstrumentRenderer` draws the instruments with a second ``vtkRenderer`` on layer 1 of
-the same render window (same camera, same lights, the anatomy's depth buffer kept, so bone in
+the same render window (copies of its camera and lights, the anatomy's depth buffer kept, so bone in
 front of the needle still hides it), and keeps a copy of the anatomy's colour and depth
 (a framebuffer blit, about a millisecond) after every frame that drew it. When a frame is asked
 for and nothing but the instruments changed since that copy, the anatomy renderer is skipped
@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Callable
 
 import pyvista as pv
-from vtkmodules.vtkRenderingCore import vtkPolyDataMapper, vtkRenderer
+from vtkmodules.vtkRenderingCore import vtkLight, vtkPolyDataMapper, vtkRenderer
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class InstrumentRenderer:
         self.layer.SetInteractive(False)  # the interactor and pickers keep the anatomy renderer
         self.layer.SetAutomaticLightCreation(False)
         self.layer.SetUseFXAA(False)
+        self._lights: list = []
         self._sync_camera_and_lights()
         self.actors: dict[str, pv.Actor] = {}
         #: frames that drew the anatomy, and frames that only redrew the instruments over it
@@ -148,13 +149,25 @@ class InstrumentRenderer:
 
     # ------------------------------------------------------------------ frame hooks
     def _sync_camera_and_lights(self) -> None:
-        # pyvista may give the anatomy renderer a new camera or light list at any time
-        cam = self.base.GetActiveCamera()
-        if self.layer.GetActiveCamera() is not cam:
-            self.layer.SetActiveCamera(cam)
-        lights = self.base.GetLights()
-        if self.layer.GetLights() is not lights:
-            self.layer.SetLightCollection(lights)
+        """Give the layer the anatomy's camera and lights, as copies.
+
+        Copies, not the same objects: VTK's window-to-image filter (scaled screenshots) swaps
+        every renderer's camera for its own while it draws tiles, and a shared camera would be
+        released under it. Copying every frame also follows a camera that pyvista replaces.
+        """
+        self.layer.GetActiveCamera().DeepCopy(self.base.GetActiveCamera())
+        src = self.base.GetLights()
+        src.InitTraversal()
+        for k in range(src.GetNumberOfItems()):
+            light = src.GetNextItem()
+            if k == len(self._lights):
+                own = vtkLight()
+                self.layer.AddLight(own)
+                self._lights.append(own)
+            self._lights[k].DeepCopy(light)
+            self._lights[k].SetSwitch(light.GetSwitch())
+        for own in self._lights[src.GetNumberOfItems() :]:
+            own.SetSwitch(False)
 
     def signature(self) -> tuple:
         """Everything that shapes the anatomy's image (see the module docstring)."""
@@ -339,7 +352,7 @@ class InstrumentRenderer:
         for actor in self.actors.values():
             self.layer.RemoveActor(actor)
         self.actors.clear()
-        self.layer.SetActiveCamera(None)
+        self._lights.clear()
         self.render_window = None
         self.base = None
         self.plotter = None
