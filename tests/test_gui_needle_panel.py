@@ -150,6 +150,111 @@ def test_bad_input_shows_an_error_and_changes_nothing(panel, window):
     assert window.errors and window.state.needle is before
 
 
+def _snapshot(panel, window):
+    return (
+        window.state.needle,
+        panel.analysis,
+        panel.readout.text(),
+        panel.gauge.analysis,
+        panel.events_list.count(),
+        panel.cephalad_spin.value(),
+        panel.medial_spin.value(),
+        panel.needle_combo.currentData(),
+    )
+
+
+def test_refused_input_leaves_the_needle_and_the_read_out_as_they_were(panel, window):
+    """Issue #5: an entry off the skin, a NaN or too steep angle, an unknown needle type: a clear
+    error, and the needle, the read-out, the gauge, the events and the controls stay."""
+    import math
+
+    from iddsanatomy.needle import NeedlePose
+
+    assert panel.place_needle()
+    _advance_to(panel, 10)
+    before = _snapshot(panel, window)
+    assert before[0].depth_mm == pytest.approx(10.0) and "10.0 mm" in before[2]
+
+    assert panel.place_pose(NeedlePose((0, 20, -22), (0, -1, 0))) is False  # 20 mm off the skin
+    assert "Cannot place the needle" in window.errors[-1][0]
+    assert "skin" in window.errors[-1][1]
+    assert _snapshot(panel, window) == before
+    assert panel.error_label.isVisible() and "skin" in panel.error_label.text()
+
+    assert panel.set_angles(math.nan, 0.0) is False
+    assert "finite" in window.errors[-1][1]
+    assert _snapshot(panel, window) == before
+
+    assert panel.set_angles(85.0, 0.0) is False  # beyond the 80° limit
+    assert "too steep" in window.errors[-1][1]
+    assert _snapshot(panel, window) == before
+
+    n_errors = len(window.errors)
+    panel.needle_combo.addItem("A needle that does not exist", "tuohy-17G-9")
+    panel.needle_combo.setCurrentIndex(panel.needle_combo.count() - 1)
+    assert len(window.errors) == n_errors + 1
+    assert "unknown needle type 'tuohy-17G-9'" in window.errors[-1][1]
+    assert _snapshot(panel, window) == before  # the combo shows the needle in use again
+
+    # and a good input after the refusals still works
+    assert panel.set_angles(10.0, 0.0)
+    assert window.state.needle.angles_deg()[0] == pytest.approx(10.0)
+    assert panel.cephalad_spin.value() == pytest.approx(10.0)
+
+
+def test_dragging_in_the_window_updates_the_read_out_and_the_3d_needle(qtbot, tmp_path):
+    """Each step of a drag moves the needle drawn in 3D to the new pose and updates the
+    read-out and gauge; the frame redraws the needle alone over the anatomy at full detail."""
+    import numpy as np
+    from PySide6.QtCore import QSettings
+
+    from iddsanatomy.needle.phantom import build_phantom
+    from iddsanatomy.ui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(anatomy=build_phantom(), settings=settings)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.waitUntil(lambda: "Needle" in w.panels and w.startup_done, timeout=10000)
+    panel = w.panels["Needle"]
+    ir = w.renderer.instruments
+    rw = w.plotter.render_window
+    frames = [0]
+    rw.AddObserver("EndEvent", lambda *_: frames.__setitem__(0, frames[0] + 1))
+    assert panel.place_needle()
+    qtbot.waitUntil(lambda: frames[0] > 0, timeout=5000)
+
+    def tip_of_drawn_needle():
+        pose = w.state.needle
+        pts = np.asarray(ir.mesh("needle").points, dtype=float)
+        along = (pts - np.asarray(pose.entry_lps)) @ np.asarray(pose.direction)
+        return float(along.max())
+
+    alone0 = ir.instrument_frames
+    for k in range(1, 53):
+        n0 = frames[0]
+        assert panel.step(+1)
+        qtbot.waitUntil(lambda n0=n0: frames[0] > n0, timeout=5000)  # one frame per step
+        assert w.state.needle.depth_mm == pytest.approx(float(k))
+        # the drawn needle's tip is at the pose's depth along its line (the Tuohy curve
+        # turns the last 4 mm by 20°: its farthest point is within 0.3 mm of the depth)
+        assert tip_of_drawn_needle() == pytest.approx(float(k), abs=0.3)
+        assert f"<b>Depth:</b> {k:.1f} mm" in panel.readout.text()
+        assert panel.gauge.analysis is panel.analysis and panel.analysis.tip_depth_mm == k
+        if k == 26:
+            w.grab().save("/tmp/needle_drag_during.png")
+    assert "epidural" in panel.readout.text()
+    events = [panel.events_list.item(i).text() for i in range(panel.events_list.count())]
+    assert any("Loss of resistance" in t for t in events)
+    assert not w.renderer.interacting  # the anatomy stayed at full detail during the drag
+    assert ir.instrument_frames - alone0 >= 45  # nearly every step redrew the needle alone
+    qtbot.wait(400)
+    w.grab().save("/tmp/needle_drag_after.png")
+    w.close()
+
+
 def test_panel_in_the_main_window_drives_the_renderer(qtbot, tmp_path):
     """Hosted by the real window: placing and advancing draws the needle in the 3D view."""
     from PySide6.QtCore import QSettings
@@ -169,9 +274,9 @@ def test_panel_in_the_main_window_drives_the_renderer(qtbot, tmp_path):
     for _ in range(52):
         panel.step(+1)
     assert w.state.needle.depth_mm == pytest.approx(52.0)
-    assert "needle" in w.renderer._instrument_actors
+    assert w.renderer.instruments.shown("needle")
     assert panel.thread_catheter()
-    assert "catheter" in w.renderer._instrument_actors
+    assert w.renderer.instruments.shown("catheter")
     qtbot.wait(100)
     w.grab().save("/tmp/needle_window.png")
     # click on the back to choose the entry: the view ray under the mouse meets the skin there

@@ -211,7 +211,7 @@ def test_failed_structure_has_no_actor_and_does_not_break(scene):
 
 
 def test_needle_hook_draws_when_the_needle_module_provides_a_mesh(scene, monkeypatch):
-    sr, state, plotter = scene
+    sr, state, _plotter = scene
     fake = types.ModuleType("iddsanatomy.needle")
 
     def needle_mesh(pose):
@@ -222,13 +222,141 @@ def test_needle_hook_draws_when_the_needle_module_provides_a_mesh(scene, monkeyp
     fake.needle_mesh = needle_mesh
     monkeypatch.setitem(sys.modules, "iddsanatomy.needle", fake)
     state.needle = (0.0, -60.0, -20.0)
-    assert "needle" in plotter.actors
+    assert sr.instruments.shown("needle")
+    assert sr.instruments.mesh("needle").center == pytest.approx((0.0, -60.0, -20.0), abs=1e-3)
     state.needle = None
-    assert "needle" not in plotter.actors
+    assert not sr.instruments.shown("needle")
     fake.needle_mesh = lambda pose: 1 / 0  # a broken needle is reported, not raised
     state.needle = (0.0, 0.0, 0.0)
-    assert "needle" not in plotter.actors
+    assert not sr.instruments.shown("needle")
     assert any("needle" in p for p in sr.problems)
+
+
+def _frame(plotter):
+    """Draw a frame now and read it back (a screenshot alone may not draw)."""
+    plotter.render()
+    return plotter.screenshot()
+
+
+@pytest.fixture
+def rod_needle(monkeypatch):
+    """A stand-in needle module: a rod of radius 3 mm along x at y = -5, z = -40 (through the
+    L4 "vertebra", an ellipsoid of radii 22, 16, 12 mm), tip at x = ``pose``, shaft towards +x.
+    Seen from the front, the bone (its surface at y <= -16 + ...) hides the rod for |x| < ~20.
+    """
+    fake = types.ModuleType("iddsanatomy.needle")
+
+    def needle_mesh(tip_x):
+        m = trimesh.creation.cylinder(radius=3.0, height=70.0)
+        m.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, (0, 1, 0)))
+        m.apply_translation((tip_x + 35.0, -5.0, -40.0))
+        return m
+
+    fake.needle_mesh = needle_mesh
+    monkeypatch.setitem(sys.modules, "iddsanatomy.needle", fake)
+
+
+def test_needle_move_redraws_the_needle_alone_and_the_picture_is_the_same(scene, rod_needle):
+    sr, state, plotter = scene
+    ir = sr.instruments
+    bare = plotter.screenshot()  # no needle
+    state.needle = 40.0
+    plotter.screenshot()  # a full frame: the anatomy is drawn and kept
+    full, alone = ir.full_frames, ir.instrument_frames
+    state.needle = -10.0  # only the needle moved
+    moved = plotter.screenshot()
+    assert ir.instrument_frames == alone + 1 and ir.full_frames == full  # anatomy skipped
+    # the same scene drawn in full is the same picture, pixel for pixel
+    ir.replay_enabled = False
+    drawn = _frame(plotter)
+    assert ir.full_frames == full + 1
+    assert np.array_equal(moved, drawn)
+    # independent checks of depth and of the old needle being gone: in front of the rod at
+    # x = 0 is bone (the picture is the bare one there); at x = 30 the rod shows; where the
+    # old rod was and the new is not (behind the tip, x < -10) it is the bare picture again
+    assert np.array_equal(
+        pixel(plotter, (0.0, -5.0, -40.0), moved), pixel(plotter, (0.0, -5.0, -40.0), bare)
+    )
+    assert not np.allclose(
+        pixel(plotter, (30.0, -5.0, -40.0), moved),
+        pixel(plotter, (30.0, -5.0, -40.0), bare),
+        atol=20,
+    )
+    ir.replay_enabled = True
+    state.needle = 40.0
+    plotter.screenshot()
+    state.needle = 45.0
+    back = plotter.screenshot()
+    assert np.array_equal(
+        pixel(plotter, (30.0, -5.0, -40.0), back), pixel(plotter, (30.0, -5.0, -40.0), bare)
+    )
+
+
+def test_near_and_far_planes_take_in_the_needle_outside_the_anatomy(scene, monkeypatch):
+    """The needle is drawn by its own renderer with the anatomy's camera: resetting the
+    clipping range (as the interactor and the named views do) must not cut off a hub that
+    stands far out of the anatomy's box."""
+    sr, state, plotter = scene
+    fake = types.ModuleType("iddsanatomy.needle")
+    # a rod 80 mm in front of the anatomy, towards the camera (anterior view: camera at -y)
+    fake.needle_mesh = lambda pose: trimesh.creation.box(
+        extents=(6, 6, 6),
+        transform=np.array(
+            [[1, 0, 0, 0], [0, 1, 0, pose], [0, 0, 1, -20], [0, 0, 0, 1]], dtype=float
+        ),
+    )
+    monkeypatch.setitem(sys.modules, "iddsanatomy.needle", fake)
+    cam = plotter.camera
+    state.needle = -120.0  # the anatomy ends at y = -16 - ...; this box at y = -123 ... -117
+    plotter.renderer.ResetCameraClippingRange()
+    near, far = cam.GetClippingRange()
+    d = np.asarray(cam.GetDirectionOfProjection())
+    pos = np.asarray(cam.GetPosition())
+    box = sr.instruments.mesh("needle").points
+    depths = (np.asarray(box) - pos) @ d
+    assert near <= depths.min() and depths.max() <= far
+    img = plotter.screenshot()
+    assert not np.allclose(pixel(plotter, (0.0, -120.0, -20.0), img), img[2, 2], atol=20)
+
+
+@pytest.mark.parametrize("change", ["camera", "visible", "highlight", "clip", "opacity"])
+def test_anything_but_the_needle_changing_draws_the_whole_frame(scene, rod_needle, change):
+    from iddsanatomy.render.sections import section_plane
+
+    sr, state, plotter = scene
+    ir = sr.instruments
+    plotter.screenshot()  # the window is shown (pyvista draws nothing before that)
+    state.needle = 40.0
+    plotter.screenshot()
+    state.needle = 35.0
+    plotter.screenshot()
+    full, alone = ir.full_frames, ir.instrument_frames
+    assert alone >= 1
+    if change == "camera":
+        plotter.camera.Azimuth(20.0)
+    elif change == "visible":
+        state.visible = state.visible - {"L3"}
+    elif change == "highlight":
+        state.highlighted = frozenset({"L4"})
+    elif change == "clip":
+        state.clip = section_plane(sr.anatomy, "sagittal", "L3")
+    else:
+        state.opacity = {"L4": 0.5}
+    state.needle = 30.0
+    img = plotter.screenshot()
+    # the change was drawn in full (by itself, as this state draws at once, or with the
+    # needle's frame), and what shows is what a full frame shows
+    assert ir.full_frames > full
+    ir.replay_enabled = False
+    assert np.array_equal(img, _frame(plotter))
+    ir.replay_enabled = True
+    _frame(plotter)
+    alone = ir.instrument_frames
+    state.needle = 25.0  # from here only the needle moves again: the needle alone
+    img = plotter.screenshot()
+    assert ir.instrument_frames == alone + 1
+    ir.replay_enabled = False
+    assert np.array_equal(img, _frame(plotter))
 
 
 def test_inside_out_mesh_is_flipped(scene):

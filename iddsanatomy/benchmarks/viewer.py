@@ -195,6 +195,7 @@ def _offscreen_child(frames: int) -> None:
             times.append(time.perf_counter() - t)
         sr.end_interaction()
         out["lod" if lod else "full"] = times
+    sr.close()
     p.close()
     print("RESULT " + json.dumps(out), flush=True)
 

@@ -14,7 +14,10 @@ Design choices, for speed on a software renderer (Mesa llvmpipe, ~12 fps at 500k
   faces where the plane opens it;
 - while the camera moves, actors draw their ``coarse`` mesh (level of detail) and swap back
   when the interaction ends;
-- MSAA off, FXAA on (MSAA costs 4-5x on the software renderer).
+- MSAA off, FXAA on (MSAA costs 4-5x on the software renderer);
+- the needle and catheter are drawn by :class:`~iddsanatomy.render.instruments.InstrumentRenderer`
+  on a layer of their own: while only they move, a frame redraws them alone over a kept copy
+  of the anatomy's image (full detail, about a tenth of the cost of a coarse frame).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from vtkmodules.vtkFiltersGeneral import vtkContourTriangulator
 from vtkmodules.vtkRenderingCore import vtkPolyDataMapper, vtkProperty
 
 from iddsanatomy.render import views
+from iddsanatomy.render.instruments import InstrumentRenderer
 from iddsanatomy.scene import Camera, SceneState
 
 log = logging.getLogger(__name__)
@@ -174,7 +178,6 @@ class SceneRenderer:
         self._plane = vtkPlane()
         self._clip_on = False
         self._label_actors: list[str] = []
-        self._instrument_actors: set[str] = set()
         self._style_observers: list[tuple[object, int]] = []
         self._connections: list[tuple[object, Callable]] = []
         #: ``callable(from_pose, to_pose)`` animating a camera change (set by the app); None: jump
@@ -188,6 +191,8 @@ class SceneRenderer:
         #: bumped when the anatomy is swapped (pickers drop their locators)
         self.generation = 0
         self._style_plotter()
+        #: the needle and catheter, on a layer of their own (redrawn alone while they move)
+        self.instruments = InstrumentRenderer(plotter, extra_mtime=self._plane.GetMTime)
         self._connect()
         self._apply_all()
         self.attach_interactor()
@@ -354,6 +359,7 @@ class SceneRenderer:
         for obj, tag in self._style_observers:
             obj.RemoveObserver(tag)
         self._style_observers.clear()
+        self.instruments.close()
 
     # ------------------------------------------------------------------ rendering
     def render_now(self) -> None:
@@ -704,35 +710,31 @@ class SceneRenderer:
         self._update_instrument("catheter", self.state.catheter, "catheter_mesh", CATHETER_RGB)
 
     def _update_instrument(self, name: str, value, function: str, rgb) -> None:
-        """Draw ``iddsanatomy.needle.<function>(value)`` as actor ``name`` (when both exist)."""
-        if name in self._instrument_actors:
-            self.plotter.remove_actor(name, render=False)
-            self._instrument_actors.discard(name)
+        """Draw ``iddsanatomy.needle.<function>(value)`` as instrument ``name`` (when both
+        exist). The actor stays; only its mesh is replaced (no actor rebuilt per step)."""
         if value is None:
+            self.instruments.set_mesh(name, None)
             return
         try:
             make = getattr(importlib.import_module("iddsanatomy.needle"), function)
         except (ImportError, AttributeError):
+            self.instruments.set_mesh(name, None)
             return  # the needle module (or that mesh function) is optional
         try:
             pd = polydata_from_trimesh(make(value), closed=False)
         except Exception as exc:  # a bad pose must not break the scene
             log.warning("cannot draw the %s: %s", name, exc)
             self.problems.append(f"{name}: {exc}")
+            self.instruments.set_mesh(name, None)
             return
-        actor = self.plotter.add_mesh(
-            pd,
-            color=rgb,
-            specular=0.9,
-            specular_power=60,
-            name=name,
-            reset_camera=False,
-            render=False,
-            pickable=False,
-        )
-        actor.prop.interpolation = "phong"
         # not clipped: the needle in the canal is what a section is opened to show
-        self._instrument_actors.add(name)
+        self.instruments.set_mesh(name, pd, rgb)
+
+    @property
+    def redraws_instruments_alone(self) -> bool:
+        """True when a needle move redraws only the needle over the kept anatomy (full detail,
+        no level-of-detail swap needed)."""
+        return self.instruments.redraws_alone
 
     # ------------------------------------------------------------------ camera
     def scene_bounds(self, ids=None) -> tuple[float, ...]:

@@ -115,11 +115,14 @@ def render_snapshot(anatomy, args) -> Path:
         clip=parse_clip(args.clip, anatomy) if args.clip else None,
     )
     plotter = pv.Plotter(off_screen=True, window_size=(width, height))
+    renderer = None
     try:
-        SceneRenderer(plotter, anatomy, state)
+        renderer = SceneRenderer(plotter, anatomy, state)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         plotter.screenshot(str(args.out))
     finally:
+        if renderer is not None:
+            renderer.close()  # lets go of the window before the plotter closes it
         plotter.close()
     return args.out
 

@@ -681,16 +681,25 @@ class NeedlePanel(QWidget):
         self._publish()
         return True
 
-    def _on_angles_changed(self, *_):
-        if self._updating or self.session is None or self.session.pose is None:
-            return
+    def set_angles(self, cephalad_deg: float, medial_deg: float) -> bool:
+        """Point the placed needle (degrees, as the spin boxes). A refused angle (not finite,
+        too steep) shows the error and changes nothing: needle, read-out and spin boxes stay."""
+        if self.session is None or self.session.pose is None or self._read_only():
+            return False
         try:
-            self.session.redirect(self.cephalad_spin.value(), self.medial_spin.value())
+            self.session.redirect(cephalad_deg, medial_deg)  # validates before any change
         except IddsError as exc:
             self._error("Cannot redirect the needle", exc)
             self._sync_angles()
-            return
+            return False
+        self._sync_angles()
         self._publish()
+        return True
+
+    def _on_angles_changed(self, *_):
+        if self._updating:
+            return
+        self.set_angles(self.cephalad_spin.value(), self.medial_spin.value())
 
     def _on_needle_type_changed(self, *_):
         if self.session is None or self.session.pose is None:
@@ -699,6 +708,12 @@ class NeedlePanel(QWidget):
             self.session.place(self.session.pose.with_needle(self.needle_combo.currentData()))
         except IddsError as exc:
             self._error("Cannot change the needle", exc)
+            # the combo goes back to the needle in use
+            i = self.needle_combo.findData(self.session.pose.needle_type)
+            if i >= 0:
+                self.needle_combo.blockSignals(True)
+                self.needle_combo.setCurrentIndex(i)
+                self.needle_combo.blockSignals(False)
             return
         self._publish()
 
@@ -744,6 +759,9 @@ class NeedlePanel(QWidget):
 
     def _begin_moving(self) -> None:
         renderer = getattr(self.window, "renderer", None)
+        if getattr(renderer, "redraws_instruments_alone", False):
+            # the anatomy is not redrawn while only the needle moves: it stays at full detail
+            return
         begin = getattr(renderer, "begin_interaction", None)
         if callable(begin):
             begin()
