@@ -221,7 +221,11 @@ def _at_depth(profile, depth: float):
 def _search_from_profiles(an, candidates, length, target, interspace) -> PlannedPath | None:
     """The exhaustive search's answer from the candidates' line profiles (see the module)."""
     best = None  # (clearance, pose at depth)
-    for pose, profile in zip(candidates, line_profiles(an, candidates), strict=True):
+    # a line that never meets the window cannot pass through it: only its test is paid
+    window = f"interlaminar.{interspace}"
+    for pose, profile in zip(candidates, line_profiles(an, candidates, window), strict=True):
+        if profile is None:
+            continue
         crossings, ahead, _blocked, _inter = _at_depth(profile, length)
         depth = _depth_on_line(crossings + ahead, target)
         if depth is None or depth > length:
@@ -244,19 +248,22 @@ def _search_from_profiles(an, candidates, length, target, interspace) -> Planned
 # -- many lines at once ------------------------------------------------------------------------
 
 
-def line_profiles(an: NeedleAnalyser, poses) -> list:
+def line_profiles(an: NeedleAnalyser, poses, through: str | None = None) -> list:
     """The line profile of each pose's line (as ``an.line_profile`` gives it), cast together.
 
     With Embree, each structure's hits for all the lines are found with one Embree call per hit
     rather than one per line and hit (Embree answers each ray as it would alone); the profiles
     are then assembled by the analyser's own code. Other ray engines cast line by line. The
     analyser's line cache is neither read nor filled.
+
+    ``through``: a structure id; a line that never meets that structure's surface gets ``None``
+    instead of a profile (so it cannot cross it), and costs only the test.
     """
     lines = [(np.asarray(p.entry_lps, float), np.asarray(p.direction, float)) for p in poses]
     if not lines:
         return []
     if an.engine != "embree" or not all(hasattr(c, "_scene") for c in an.casters):
-        return [an._compute_line(o, d) for o, d in lines]
+        return [an._compute_line(o, d) for o, d in lines]  # (``through`` is only a shortcut)
     L = LINE_LENGTH_MM
     boxes = [ray_boxes(o, d, an.lo, an.hi) for o, d in lines]
     # per structure: the lines that pass through its box, and the span each casts over
@@ -268,15 +275,31 @@ def line_profiles(an: NeedleAnalyser, poses) -> list:
                 (i, float(t_in[k] - 1.0), float(min(t_out[k], L) + 1.0))
             )
     found: dict[tuple[int, int], tuple] = {}
-    for k, todo in jobs.items():
+
+    def cast(k: int, todo) -> None:
         rows = np.array([i for i, _a, _b in todo])
         t0 = np.array([a for _i, a, _b in todo])
         t1 = np.array([b for _i, _a, b in todo])
         origins = np.array([lines[i][0] for i in rows])
         dirs = np.array([lines[i][1] for i in rows])
         found.update(_hits_of_lines(an.casters[k], k, rows, origins, dirs, t0, t1))
+
+    keep = set(range(len(lines)))
+    if through is not None:
+        k_through = an.ids.index(through) if through in an.ids else None
+        todo = jobs.pop(k_through, []) if k_through is not None else []
+        if todo:
+            cast(k_through, todo)
+        keep = {i for i, _a, _b in todo if len(found[(i, k_through)][3])}
+    for k, todo in jobs.items():
+        todo = [job for job in todo if job[0] in keep]
+        if todo:
+            cast(k, todo)
     out = []
     for i, (o, d) in enumerate(lines):
+        if i not in keep:
+            out.append(None)
+            continue
         view = _ReplayView(an, [_Replay(c, found, i, k) for k, c in enumerate(an.casters)])
         out.append(NeedleAnalyser._compute_line(view, o, d))
     return out
