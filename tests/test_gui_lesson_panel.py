@@ -466,3 +466,28 @@ def test_copy_scene_writes_a_planned_needle_as_its_plan(qtbot, phantom_setup):
     w.state.needle = w.state.needle.advanced(-5.0)
     scene = yaml.safe_load(panel.scene_yaml())["scene"]
     assert set(scene["needle"]) >= {"entry_lps", "target_lps", "depth_mm"}
+
+
+def test_a_new_patient_gets_the_steps_plan_placed_off_the_gui_thread(qtbot, phantom_setup):
+    """The patient panel swaps in a new anatomy (window.set_anatomy): the plan is placed again
+    on it, in the background, and the needle on the old patient is not kept."""
+    import threading
+
+    from iddsanatomy.needle.phantom import build_phantom
+
+    w, panel, gate, calls = phantom_setup
+    gate.set()
+    panel.open_lesson("planned-gui", step=1)
+    qtbot.waitUntil(lambda: w.state.needle is not None, timeout=20000)
+    first = w.state.needle
+    gate.clear()
+    new = build_phantom()
+    w.set_anatomy(new)
+    assert w.state.needle is None and not panel.placing.isHidden()
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=5000)
+    assert calls[1][0] is not threading.main_thread()
+    gate.set()
+    qtbot.waitUntil(lambda: w.state.needle is not None, timeout=20000)
+    assert w.state.needle is not first and panel.placing.isHidden()
+    assert w.state.needle.entry_lps == pytest.approx(first.entry_lps)  # the same phantom
+    assert panel.runner.pending_placement(1) is None

@@ -121,7 +121,8 @@ class LessonPanel(QWidget):
 
     def _on_anatomy_changed(self, anatomy) -> None:
         if self.runner is not None:
-            self.runner.set_anatomy(anatomy)
+            self.runner.set_anatomy(anatomy)  # asks for the step's plan on the new patient
+            self._update_placing()
 
     def shutdown(self) -> None:
         """Called by the window when it closes: stop watching files, let go of the state."""
