@@ -14,7 +14,16 @@ import sys
 import time
 import traceback
 
-AREAS = ("anatomy", "variation", "needle", "fluoro", "lessons", "viewer", "memory")
+AREAS = (
+    "anatomy",
+    "variation",
+    "needle",
+    "planning",
+    "fluoro",
+    "lessons",
+    "viewer",
+    "memory",
+)
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:

@@ -290,8 +290,9 @@ def test_a_planned_needle_without_a_path_is_shown_as_a_notice_and_the_lesson_goe
     panel.refresh_library()
     panel.open_lesson("planned-needle", step=0)
     assert panel.needle_notice.isHidden()
-    panel.next()
-    assert not panel.needle_notice.isHidden()
+    panel.next()  # placed off the GUI thread: the notice comes when the search is done
+    qtbot.waitUntil(lambda: not panel.needle_notice.isHidden(), timeout=20000)
+    assert panel.placing.isHidden()
     notice = panel.needle_notice.text()
     assert "step 'two'" in notice and "paramedian (left) T12-L1" in notice and "T12" in notice
     assert w.state.needle is None and w.state.needle_mode == "off"
@@ -300,3 +301,193 @@ def test_a_planned_needle_without_a_path_is_shown_as_a_notice_and_the_lesson_goe
     panel.back()
     panel.back()
     assert panel.needle_notice.isHidden()
+
+
+PLANNED = textwrap.dedent(
+    """\
+    schema_version: 1
+    id: planned-gui
+    title: Planned needles in the app
+    summary: Two plans on the box phantom.
+    objectives: [Watch the needle placed]
+    minutes: 2
+    start_scene:
+      visible: [L3, L4, dura, csf]
+      camera: left
+    steps:
+      - id: none
+        title: No needle yet
+      - id: midline
+        title: Midline, intrathecal
+        scene:
+          needle: {interspace: L3-L4, approach: midline, target: intrathecal}
+      - id: paramedian
+        title: Paramedian, epidural
+        scene:
+          needle: {interspace: L3-L4, approach: paramedian, side: left, target: epidural}
+    """
+)
+
+
+@pytest.fixture
+def phantom_setup(qtbot, tmp_path, monkeypatch):
+    """The app on the box phantom, with every needle placement held at a gate until released
+    (so that "while a plan is placed" lasts as long as the test wants)."""
+    import threading
+
+    from PySide6.QtCore import QSettings
+
+    from iddsanatomy.lessons import runner as runner_module
+    from iddsanatomy.needle.phantom import build_phantom
+    from iddsanatomy.quiz.store import ProgressStore
+    from iddsanatomy.ui.lesson_panel import LessonPanel
+    from iddsanatomy.ui.main_window import MainWindow
+
+    gate = threading.Event()
+    calls: list = []  # (thread, plan) of every placement
+    real = runner_module.place_plan
+
+    def gated(plan, anatomy):
+        calls.append((threading.current_thread(), plan))
+        gate.wait(20)
+        return real(plan, anatomy)
+
+    monkeypatch.setattr(runner_module, "place_plan", gated)
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    (folder / "planned.yaml").write_text(PLANNED, encoding="utf-8")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    settings.setValue("trainee/name", "tester")
+    w = MainWindow(anatomy=build_phantom(), settings=settings, optional_panels=False)
+    store = ProgressStore(tmp_path / "progress.sqlite3")
+    panel = LessonPanel(w, folder=folder, store=store)
+    w.add_dock("Lessons", panel)
+    w.panels["Lessons"] = panel
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w, panel, gate, calls
+    gate.set()
+    w.close()
+    store.close()
+
+
+def _plan_pose(anatomy, approach, target):
+    from iddsanatomy.needle import find_path
+
+    return find_path(anatomy, "L3-L4", approach, "left", target).pose
+
+
+def test_a_planned_needle_is_placed_off_the_gui_thread_while_the_window_responds(
+    qtbot, phantom_setup
+):
+    import threading
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from iddsanatomy.ui.lesson_panel import PLACING_TEXT
+
+    w, panel, gate, calls = phantom_setup
+    panel.open_lesson("planned-gui", step=0)
+    t0 = time.perf_counter()
+    panel.next()  # the placement is held at the gate: a GUI-thread placement would block here
+    assert time.perf_counter() - t0 < 5.0
+    assert panel.runner.index == 1 and w.state.needle is None
+    assert not panel.placing.isHidden() and panel.placing_label.text() == PLACING_TEXT
+    assert w.statusBar().currentMessage() == PLACING_TEXT
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    qtbot.wait(1000)  # the event loop runs while the plan is being placed
+    timer.stop()
+    # a GUI thread blocked on the placement would tick at most once (the gate holds for 20 s);
+    # the first 3D frames under Xvfb take ~0.1 s each on a loaded machine, so ask for a few
+    assert len(ticks) >= 5, ticks
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=5000)
+    assert calls[0][0] is not threading.main_thread()
+    assert w.state.needle is None  # still placing
+    gate.set()
+    qtbot.waitUntil(lambda: w.state.needle is not None, timeout=20000)
+    assert panel.placing.isHidden() and w.statusBar().currentMessage() != PLACING_TEXT
+    assert w.state.needle_mode == "fixed"
+    expected = _plan_pose(w.anatomy, "midline", "intrathecal")  # the path finder, directly
+    assert w.state.needle.entry_lps == pytest.approx(expected.entry_lps)
+    assert w.state.needle.direction == pytest.approx(expected.direction)
+    assert w.state.needle.depth_mm == pytest.approx(expected.depth_mm)
+    qtbot.waitUntil(lambda: "needle" in w.plotter.actors, timeout=5000)  # and it is drawn
+    w.plotter.render()
+    w.plotter.screenshot("/tmp/plan_gui_needle_placed.png")
+
+
+def test_a_stale_placement_is_not_shown_on_the_step_the_trainee_moved_to(qtbot, phantom_setup):
+    w, panel, gate, calls = phantom_setup
+    panel.open_lesson("planned-gui", step=0)
+    panel.next()  # midline: held at the gate
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=5000)
+    panel.next()  # the trainee moves on to the paramedian step before it is done
+    assert w.state.needle is None and not panel.placing.isHidden()
+    gate.set()
+    qtbot.waitUntil(lambda: w.state.needle is not None, timeout=20000)
+    panel.wait_placed()
+    qtbot.wait(50)  # any late result delivered
+    paramedian = _plan_pose(w.anatomy, "paramedian", "epidural")
+    assert panel.runner.index == 2
+    assert w.state.needle.entry_lps == pytest.approx(paramedian.entry_lps)
+    assert w.state.needle.side == "left" and panel.placing.isHidden()
+    assert [c[1].approach for c in calls] == ["midline", "paramedian"]
+    panel.back()  # the midline result was kept: shown at once, no new placement
+    midline = _plan_pose(w.anatomy, "midline", "intrathecal")
+    assert w.state.needle.entry_lps == pytest.approx(midline.entry_lps)
+    assert panel.placing.isHidden() and len(calls) == 2
+
+
+def test_copy_scene_writes_a_planned_needle_as_its_plan(qtbot, phantom_setup):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+
+    from iddsanatomy.lessons.scene_spec import SceneSpec
+
+    w, panel, gate, _calls = phantom_setup
+    gate.set()
+    panel.open_lesson("planned-gui", step=1)
+    qtbot.waitUntil(lambda: w.state.needle is not None, timeout=20000)
+    panel.set_author_mode(True)
+    qtbot.mouseClick(panel.copy_button, Qt.LeftButton)
+    scene = yaml.safe_load(QGuiApplication.clipboard().text())["scene"]
+    assert scene["needle"] == {
+        "interspace": "L3-L4",
+        "approach": "midline",
+        "target": "intrathecal",
+    }
+    assert SceneSpec.model_validate(scene).needle == panel.runner.planned_needle(1)[0]
+    # the trainee's own needle is written as coordinates
+    w.state.needle = w.state.needle.advanced(-5.0)
+    scene = yaml.safe_load(panel.scene_yaml())["scene"]
+    assert set(scene["needle"]) >= {"entry_lps", "target_lps", "depth_mm"}
+
+
+def test_a_new_patient_gets_the_steps_plan_placed_off_the_gui_thread(qtbot, phantom_setup):
+    """The patient panel swaps in a new anatomy (window.set_anatomy): the plan is placed again
+    on it, in the background, and the needle on the old patient is not kept."""
+    import threading
+
+    from iddsanatomy.needle.phantom import build_phantom
+
+    w, panel, gate, calls = phantom_setup
+    gate.set()
+    panel.open_lesson("planned-gui", step=1)
+    qtbot.waitUntil(lambda: w.state.needle is not None, timeout=20000)
+    first = w.state.needle
+    gate.clear()
+    new = build_phantom()
+    w.set_anatomy(new)
+    assert w.state.needle is None and not panel.placing.isHidden()
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=5000)
+    assert calls[1][0] is not threading.main_thread()
+    gate.set()
+    qtbot.waitUntil(lambda: w.state.needle is not None, timeout=20000)
+    assert w.state.needle is not first and panel.placing.isHidden()
+    assert w.state.needle.entry_lps == pytest.approx(first.entry_lps)  # the same phantom
+    assert panel.runner.pending_placement(1) is None

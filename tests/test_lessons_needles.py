@@ -223,3 +223,146 @@ def test_a_catheter_is_threaded_through_the_placed_needle(default_anatomy):
     assert cat.threaded_mm == pytest.approx(25.0, abs=0.5)
     cleared = apply_spec(s, SceneSpec.model_validate({"needle": None}), list, default_anatomy)
     assert cleared["catheter"] is None and cleared["needle"] is None
+
+
+# --- placing later (the app: on a worker thread) ------------------------------------------------
+
+
+def test_place_later_asks_for_the_placement_and_shows_the_result_handed_back(
+    lesson, default_anatomy
+):
+    from iddsanatomy.lessons.runner import place_plan
+
+    _path, les = lesson
+    runner = LessonRunner(les, SceneState(), None, anatomy=default_anatomy, place_later=True)
+    asked, problems = [], []
+    runner.events.needle_pending.connect(lambda i, plan, an: asked.append((i, plan, an)))
+    runner.events.needle_problem.connect(lambda i, msg: problems.append((i, msg)))
+    runner.start()
+    st = runner.state
+    assert st.needle is None and st.needle_mode == "fixed"  # the step shows, the needle waits
+    plan = runner.planned_needle(0)[0]
+    assert asked == [(0, plan, default_anatomy)]
+    assert runner.pending_placement(0) == (plan, default_anatomy)
+    result = place_plan(plan, default_anatomy)  # what the worker thread runs
+    assert runner.placed(plan, default_anatomy, result)
+    assert st.needle is result[0][0] and runner.pending_placement(0) is None
+    a = analyse(default_anatomy, st.needle)
+    assert a.intrathecal and a.interlaminar == "L4-L5"
+    assert problems[-1] == (0, "")
+    runner.jump("short")  # another plan (stopped at 30 mm): asked for in its turn
+    assert len(asked) == 2 and asked[1][1].depth == 30.0 and st.needle is None
+    short = asked[1][1]
+    assert runner.placed(short, default_anatomy, place_plan(short, default_anatomy))
+    assert st.needle.depth_mm == pytest.approx(30.0)
+    runner.jump(0)  # the first result is still there: shown without asking again
+    assert st.needle is result[0][0] and len(asked) == 2
+
+
+def test_a_result_the_trainee_has_moved_on_from_is_kept_but_not_shown(lesson, default_anatomy):
+    from iddsanatomy.lessons.runner import place_plan
+
+    _path, les = lesson
+    runner = LessonRunner(les, SceneState(), None, anatomy=default_anatomy, place_later=True)
+    asked = []
+    runner.events.needle_pending.connect(lambda i, plan, an: asked.append(plan))
+    runner.start()
+    runner.jump("epidural")  # before the first plan came back
+    paramedian, midline = asked
+    assert midline.approach == "midline" and paramedian.approach == "paramedian"
+    late = place_plan(paramedian, default_anatomy)
+    assert not runner.placed(paramedian, default_anatomy, late)  # stale: not shown here
+    assert runner.state.needle is None
+    assert runner.placed(midline, default_anatomy, place_plan(midline, default_anatomy))
+    assert analyse(default_anatomy, runner.state.needle).in_epidural_space
+    runner.jump(0)  # the stale result was kept: shown at once, nothing asked
+    assert runner.state.needle is late[0][0] and len(asked) == 2
+
+
+def test_a_result_for_a_patient_no_longer_shown_is_dropped(lesson, default_anatomy):
+    from iddsanatomy.lessons.runner import place_plan
+
+    _path, les = lesson
+    runner = LessonRunner(les, SceneState(), None, anatomy=default_anatomy, place_later=True)
+    runner.start()
+    plan = runner.planned_needle(0)[0]
+    from iddsanatomy.anatomy.variant import preset
+
+    other = patient_anatomies(default_anatomy)(preset("obese"))
+    assert not runner.placed(plan, other, place_plan(plan, default_anatomy))
+    assert runner.state.needle is None and runner.pending_placement(0) == (plan, default_anatomy)
+
+
+def test_the_trainees_own_needle_is_not_replaced_by_a_late_placement(lesson, default_anatomy):
+    from iddsanatomy.lessons.runner import place_plan
+
+    _path, les = lesson
+    runner = LessonRunner(les, SceneState(), None, anatomy=default_anatomy, place_later=True)
+    runner.start()
+    plan = runner.planned_needle(0)[0]
+    runner.state.needle_mode = "trainee"
+    assert not runner.placed(plan, default_anatomy, place_plan(plan, default_anatomy))
+    assert runner.state.needle is None and runner.state.needle_mode == "trainee"
+
+
+# --- Copy scene as YAML: a planned needle is written as its plan -----------------------------
+
+
+@pytest.mark.parametrize("step", ["default", "short", "epidural"])
+def test_scene_yaml_of_a_planned_needle_round_trips_to_the_same_plan(
+    lesson, default_anatomy, step, tmp_path
+):
+    import yaml
+
+    from iddsanatomy.lessons.authoring import scene_as_yaml
+
+    _path, les = lesson
+    runner = LessonRunner(les, SceneState(), None, anatomy=default_anatomy)
+    runner.jump(step)
+    plan = runner.shown_plan()
+    assert plan is not None and plan == runner.planned_needle(runner.index)[0]
+    text = scene_as_yaml(runner.state, plan=plan)
+    scene = yaml.safe_load(text)["scene"]
+    assert "entry_lps" not in scene["needle"]
+    pasted = SceneSpec.model_validate(scene)
+    assert pasted.needle == plan  # copy → load → the same plan
+    # and a lesson made of the pasted scene places the same needle
+    one = textwrap.dedent(
+        """\
+        schema_version: 1
+        id: pasted
+        title: Pasted
+        summary: A pasted scene.
+        objectives: [Paste]
+        minutes: 1
+        steps:
+          - id: only
+            title: Only
+        """
+    )
+    doc = yaml.safe_load(one)
+    doc["steps"][0]["scene"] = scene
+    path = tmp_path / "pasted.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    again = LessonRunner(
+        loader.load_lesson(path, None), SceneState(), None, anatomy=default_anatomy
+    )
+    again.start()
+    assert again.state.needle == runner.state.needle
+
+
+def test_scene_yaml_writes_coordinates_once_the_trainee_moves_the_planned_needle(
+    lesson, default_anatomy
+):
+    import yaml
+
+    from iddsanatomy.lessons.authoring import scene_as_yaml
+
+    _path, les = lesson
+    runner = LessonRunner(les, SceneState(), None, anatomy=default_anatomy)
+    runner.start()
+    runner.state.needle = runner.state.needle.advanced(-3.0)
+    assert runner.shown_plan() is None
+    needle = yaml.safe_load(scene_as_yaml(runner.state, runner.shown_plan()))["scene"]["needle"]
+    assert needle["depth_mm"] == pytest.approx(round(runner.state.needle.depth_mm, 1))
+    assert needle["entry_lps"] == pytest.approx(runner.state.needle.entry_lps, abs=0.05)

@@ -132,8 +132,19 @@ def _needle_yaml(needle: Any, mode: str) -> Any:
     return out
 
 
-def scene_as_yaml(state) -> str:
-    """The scene of ``state`` as a ``scene:`` block an author can paste into a step."""
+def _plan_yaml(plan: Any) -> dict[str, Any]:
+    """A planned needle as an author writes it: the fields that differ from their defaults."""
+    return plan.model_dump(mode="json", exclude_defaults=True)
+
+
+def scene_as_yaml(state, plan: Any = None) -> str:
+    """The scene of ``state`` as a ``scene:`` block an author can paste into a step.
+
+    ``plan``: the planned needle (a
+    :class:`~iddsanatomy.lessons.scene_spec.NeedlePlanSpec`) the scene's needle was placed from
+    (:meth:`~iddsanatomy.lessons.runner.LessonRunner.shown_plan`); it is written instead of the
+    needle's coordinates, so that the pasted step places the needle on its own patient again.
+    """
     import yaml
 
     cam = state.camera
@@ -174,7 +185,10 @@ def scene_as_yaml(state) -> str:
     scene["variant"] = _variant_yaml(state.variant)
     scene["carm"] = _carm_yaml(state.carm)
     scene["fluoro_open"] = bool(state.fluoro_open)
-    scene["needle"] = _needle_yaml(state.needle, state.needle_mode)
+    if plan is not None:
+        scene["needle"] = _plan_yaml(plan)
+    else:
+        scene["needle"] = _needle_yaml(state.needle, state.needle_mode)
     return yaml.safe_dump(
         {"scene": scene}, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100
     )

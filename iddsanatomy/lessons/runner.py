@@ -13,6 +13,13 @@ it is that patient. Until the patient's anatomy is there (the app builds it in t
 calls :meth:`LessonRunner.set_anatomy`) the needle waits; a plan with no clear path on that patient
 is a :class:`~iddsanatomy.lessons.scene_spec.NeedlePlanError` that the step shows in its message
 (and :meth:`LessonRunner.needle_problem` returns) while the lesson goes on.
+
+Placing a plan searches a few hundred needle paths (≈0.1 s, plus ≈1.5 s the first time on a new
+patient, whose needle analyser is built then). A runner made with ``place_later=True`` (the app's)
+does not place plans itself: the step is shown without its needle and
+``events.needle_pending(index, plan, anatomy)`` asks the caller to run :func:`place_plan` (on a
+worker thread) and hand the result back with :meth:`LessonRunner.placed`, which shows the needle
+if the trainee is still on a step that shows that plan on that patient.
 """
 
 from __future__ import annotations
@@ -189,13 +196,27 @@ def apply_spec(
     return s
 
 
+def place_plan(plan: NeedlePlanSpec, anatomy: Any) -> tuple[tuple[Any, Any], Any]:
+    """``((pose, catheter), problem)``: ``plan`` placed on ``anatomy`` (the needle path finder,
+    then the catheter threaded through the needle); ``((None, None), NeedlePlanError)`` when it
+    cannot be. Pure: safe to run on a worker thread while the scene is shown."""
+    try:
+        pose = plan.build(anatomy)
+        return (pose, plan.build_catheter(anatomy, pose)), None
+    except NeedlePlanError as exc:
+        return (None, None), exc
+
+
 class RunnerEvents(SignalGroup):
-    """``step_changed(index, step)``, ``needle_problem(index, message)``, ``finished()``,
-    ``reloaded()``."""
+    """``step_changed(index, step)``, ``needle_problem(index, message)``,
+    ``needle_pending(index, plan, anatomy)``, ``finished()``, ``reloaded()``."""
 
     step_changed = Signal(int, object)
     #: (index, message): a planned needle of the step shown could not be placed ("" when fine)
     needle_problem = Signal(int, str)
+    #: (index, plan, anatomy): with ``place_later``, the step shown waits for this plan to be
+    #: placed on this anatomy (run :func:`place_plan`, then :meth:`LessonRunner.placed`)
+    needle_pending = Signal(int, object, object)
     finished = Signal()
     reloaded = Signal()
 
@@ -231,9 +252,11 @@ class LessonRunner:
         path: str | Path | None = None,
         anatomy: Any = None,
         anatomy_for: Any = None,
+        place_later: bool = False,
     ):
         self.anatomy = anatomy
         self.anatomy_for = anatomy_for
+        self.place_later = place_later
         self._placed: dict[tuple, tuple[Any, Any]] = {}
         self.state = state if state is not None else SceneState()
         self.catalog = names.default_catalog() if catalog is _DEFAULT else catalog
@@ -349,7 +372,8 @@ class LessonRunner:
 
     def _place(self, plan: NeedlePlanSpec, variant: Any) -> tuple[tuple[Any, Any], Any]:
         """((pose, catheter), problem): ``plan`` placed on ``variant``'s anatomy (cached);
-        ``(None, None)`` and the :class:`NeedlePlanError` when it cannot be."""
+        ``(None, None)`` and the :class:`NeedlePlanError` when it cannot be; ``(None, None)``
+        and no problem while it waits (for the patient, or with ``place_later``)."""
         try:
             anatomy = self._patient_anatomy(variant)
         except IddsError as exc:
@@ -358,16 +382,75 @@ class LessonRunner:
             )
         if anatomy is None:
             return (None, None), None
-        key = (plan, id(anatomy))
-        hit = self._placed.get(key)
+        hit = self._placed.get((plan, id(anatomy)))
         if hit is None or hit[0] is not anatomy:
-            try:
-                pose = plan.build(anatomy)
-                result: tuple[Any, Any] = ((pose, plan.build_catheter(anatomy, pose)), None)
-            except NeedlePlanError as exc:
-                result = ((None, None), exc)
-            hit = self._placed[key] = (anatomy, result)
+            if self.place_later:
+                return (None, None), None
+            result = place_plan(plan, anatomy)
+            hit = self._placed[(plan, id(anatomy))] = (anatomy, result)
         return hit[1]
+
+    def pending_placement(self, index: int, with_question: bool = True) -> tuple[Any, Any] | None:
+        """``(plan, anatomy)`` when step ``index`` shows a planned needle that waits to be placed
+        on that anatomy (``place_later``), else ``None``."""
+        plan, variant = self.planned_needle(index, with_question)
+        if plan is None:
+            return None
+        try:
+            anatomy = self._patient_anatomy(variant)
+        except IddsError:
+            return None  # a problem, not a wait: _place reports it
+        if anatomy is None:
+            return None
+        hit = self._placed.get((plan, id(anatomy)))
+        return None if hit is not None and hit[0] is anatomy else (plan, anatomy)
+
+    def placed(self, plan: NeedlePlanSpec, anatomy: Any, result: tuple) -> bool:
+        """Take the ``result`` of :func:`place_plan` for ``plan`` on ``anatomy`` (computed
+        elsewhere, e.g. on a worker thread); show it if the current step still waits for it and
+        the trainee has not changed the needle since. Returns whether it was shown.
+
+        A result for an anatomy the runner no longer uses (the patient changed meanwhile) is
+        dropped; one for another step's plan is kept for when that step is shown.
+        """
+        current = self.anatomy_for is not None or anatomy is self.anatomy
+        if not current:
+            return False
+        self._placed[(plan, id(anatomy))] = (anatomy, result)
+        if self.index < 0:
+            return False
+        now, variant = self.planned_needle(self.index)
+        if now != plan or self._patient_anatomy(variant) is not anatomy:
+            return False  # the trainee has moved on
+        st = self.state
+        if st.needle is not None or st.needle_mode != "fixed":
+            return False  # the trainee took the needle meanwhile
+        scene, problem = self._scene_and_problem(self.index, True)
+        for name in ("needle", "needle_mode", "catheter", "message"):
+            setattr(st, name, scene[name])
+        self.events.needle_problem.emit(self.index, "" if problem is None else str(problem))
+        return True
+
+    def shown_plan(self) -> NeedlePlanSpec | None:
+        """The planned needle the scene shows for the current step (placed, waiting to be placed,
+        or not placeable), or ``None`` when the step has none or the needle in the scene is no
+        longer the one the runner put there (the trainee moved it). "Copy scene as YAML" writes
+        this plan rather than the needle's coordinates."""
+        if self.index < 0:
+            return None
+        plan, _variant = self.planned_needle(self.index)
+        if plan is None:
+            return None
+        scene = self.scene_at(self.index)
+        st = self.state
+        if st.needle is scene["needle"] and st.needle_mode == scene["needle_mode"]:
+            return plan
+        return None
+
+    def _ask_placement(self, index: int) -> None:
+        wait = self.pending_placement(index) if self.place_later else None
+        if wait is not None:
+            self.events.needle_pending.emit(index, *wait)
 
     # --- navigation ---------------------------------------------------------------------------
 
@@ -420,6 +503,7 @@ class LessonRunner:
         for name, value in scene.items():
             setattr(self.state, name, value)
         self.events.needle_problem.emit(index, "" if problem is None else str(problem))
+        self._ask_placement(index)
 
     def set_anatomy(self, anatomy: Any) -> None:
         """Use another anatomy (a new patient): re-centres the current step's C-arm pose and
@@ -439,6 +523,7 @@ class LessonRunner:
             for name in ("needle", "needle_mode", "catheter", "message"):
                 setattr(self.state, name, after[name])
             self.events.needle_problem.emit(self.index, "" if problem is None else str(problem))
+            self._ask_placement(self.index)
 
     def reload(self, lesson=None) -> None:
         """Swap in an edited lesson (from ``self.path`` by default), keeping the current step by

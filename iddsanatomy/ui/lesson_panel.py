@@ -7,6 +7,11 @@
   :class:`~iddsanatomy.lessons.runner.LessonRunner` (assignments to ``window.state``; the
   renderer animates the camera).
 * Author mode: "Copy scene as YAML" and live reload of the open file, keeping the step.
+
+A step's planned needle is placed off the GUI thread (the path search, and on a new patient its
+needle analyser, take up to ≈1.5 s): the step shows at once with "Placing the needle…", and the
+needle appears when the worker is done, unless the trainee has moved on (a stale result is kept
+for when that step is shown again, never shown on another step).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal
+from PySide6.QtCore import QFileSystemWatcher, QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -39,6 +44,37 @@ from iddsanatomy.ui.quiz_panel import QuestionWidget, markdown_html, sync_patien
 log = logging.getLogger(__name__)
 
 RELOAD_DEBOUNCE_MS = 150
+PLACING_TEXT = "Placing the needle…"
+
+
+class _PlaceSignals(QObject):
+    done = Signal(object, object, object)  # plan, anatomy, result of place_plan (None: skipped)
+
+
+class _PlaceJob(QRunnable):
+    """Places one planned needle on a worker thread (``runner.place_plan``)."""
+
+    def __init__(self, plan, anatomy, signals, wanted):
+        super().__init__()
+        self.plan, self.anatomy, self.signals, self.wanted = plan, anatomy, signals, wanted
+
+    def run(self):
+        from iddsanatomy.lessons.runner import place_plan
+        from iddsanatomy.lessons.scene_spec import NeedlePlanError
+
+        key = (self.plan, id(self.anatomy))
+        if self.wanted[0] != key:  # the trainee moved on before this job started
+            self.signals.done.emit(self.plan, self.anatomy, None)
+            return
+        try:
+            result = place_plan(self.plan, self.anatomy)
+        except Exception as exc:  # shown as the step's notice; the lesson goes on
+            log.exception("placing a planned needle failed")
+            result = (
+                (None, None),
+                NeedlePlanError(f"the planned {self.plan.describe()} failed: {exc}"),
+            )
+        self.signals.done.emit(self.plan, self.anatomy, result)
 
 
 class LessonPanel(QWidget):
@@ -70,6 +106,13 @@ class LessonPanel(QWidget):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(RELOAD_DEBOUNCE_MS)
         self._reload_timer.timeout.connect(self.reload)
+        # planned needles are placed on one worker thread, newest request wanted
+        self.place_pool = QThreadPool(self)
+        self.place_pool.setMaxThreadCount(1)
+        self._place_signals = _PlaceSignals()
+        self._place_signals.done.connect(self._on_placed)
+        self._placing: set = set()  # (plan, id(anatomy)) queued or running
+        self._wanted: list = [None]  # the key the step shown waits for (read by the jobs)
         self._build()
         self.refresh_library()
         changed = getattr(window, "anatomy_changed", None)
@@ -78,11 +121,15 @@ class LessonPanel(QWidget):
 
     def _on_anatomy_changed(self, anatomy) -> None:
         if self.runner is not None:
-            self.runner.set_anatomy(anatomy)
+            self.runner.set_anatomy(anatomy)  # asks for the step's plan on the new patient
+            self._update_placing()
 
     def shutdown(self) -> None:
         """Called by the window when it closes: stop watching files, let go of the state."""
         self._reload_timer.stop()
+        self._wanted[0] = None
+        self.place_pool.clear()  # queued placements are not started
+        self.place_pool.waitForDone(30000)  # the running one finishes (≤ ≈1.5 s)
         for paths in (self._watcher.files(), self._watcher.directories()):
             if paths:
                 self._watcher.removePaths(paths)
@@ -156,6 +203,19 @@ class LessonPanel(QWidget):
         self.needle_notice.setStyleSheet("color: #a33;")
         self.needle_notice.hide()
         vv.addWidget(self.needle_notice)
+        #: shown while the step's planned needle is placed on the worker thread
+        self.placing = QWidget()
+        pr = QHBoxLayout(self.placing)
+        pr.setContentsMargins(0, 0, 0, 0)
+        self.placing_label = QLabel(PLACING_TEXT)
+        self.placing_bar = QProgressBar()
+        self.placing_bar.setRange(0, 0)  # indeterminate
+        self.placing_bar.setMaximumHeight(8)
+        self.placing_bar.setTextVisible(False)
+        pr.addWidget(self.placing_label)
+        pr.addWidget(self.placing_bar, 1)
+        self.placing.hide()
+        vv.addWidget(self.placing)
         split = QSplitter(Qt.Vertical)
         self.step_list = QListWidget()
         self.step_list.currentRowChanged.connect(self._on_step_row)
@@ -296,9 +356,11 @@ class LessonPanel(QWidget):
             self._catalog(),
             entry.path,
             getattr(self.window, "anatomy", None),
+            place_later=True,
         )
         self.runner.events.step_changed.connect(self._on_step_changed)
         self.runner.events.needle_problem.connect(self._on_needle_problem)
+        self.runner.events.needle_pending.connect(self._on_needle_pending)
         self._fill_steps()
         self.lesson_title.setText(entry.item.title)
         self.banner.hide()
@@ -341,6 +403,7 @@ class LessonPanel(QWidget):
             self.question.hide()
         self.back_button.setEnabled(index > 0)
         self.next_button.setEnabled(not r.at_end)
+        self._update_placing()
         sync_patient(self.window)  # a step that names a patient gets that patient's anatomy
         try:
             self.store.save_lesson_progress(
@@ -353,6 +416,51 @@ class LessonPanel(QWidget):
     def _on_needle_problem(self, index: int, message: str) -> None:
         self.needle_notice.setText(f"The needle of this step is not shown: {message}")
         self.needle_notice.setVisible(bool(message))
+
+    # --- planned needles, placed off the GUI thread ----------------------------------------
+
+    def _on_needle_pending(self, index: int, plan, anatomy) -> None:
+        self._wanted[0] = (plan, id(anatomy))
+        self._start_placing(plan, anatomy)
+        self._show_placing(True)
+
+    def _start_placing(self, plan, anatomy) -> None:
+        key = (plan, id(anatomy))
+        if key in self._placing:
+            return  # already queued or running
+        self._placing.add(key)
+        self.place_pool.start(_PlaceJob(plan, anatomy, self._place_signals, self._wanted))
+
+    def _on_placed(self, plan, anatomy, result) -> None:
+        self._placing.discard((plan, id(anatomy)))
+        if self.runner is not None and result is not None:
+            self.runner.placed(plan, anatomy, result)  # shown only if still wanted
+        self._update_placing()
+
+    def _update_placing(self) -> None:
+        """Show "Placing the needle…" while the step shown waits for its needle (and make sure
+        a job is on its way: one skipped as stale may be wanted again)."""
+        r = self.runner
+        wait = r.pending_placement(r.index) if r is not None and r.index >= 0 else None
+        self._wanted[0] = None if wait is None else (wait[0], id(wait[1]))
+        if wait is not None:
+            self._start_placing(*wait)
+        self._show_placing(wait is not None)
+
+    def _show_placing(self, on: bool) -> None:
+        self.placing.setVisible(on)
+        status = getattr(self.window, "statusBar", None)
+        if status is None:
+            return
+        bar = status()
+        if on:
+            bar.showMessage(PLACING_TEXT)
+        elif bar.currentMessage() == PLACING_TEXT:
+            bar.clearMessage()
+
+    def wait_placed(self, timeout_ms: int = 30000) -> bool:
+        """Block until no needle is being placed (tests and scripts; the GUI never waits)."""
+        return self.place_pool.waitForDone(timeout_ms)
 
     def next(self) -> None:
         if self.runner is not None:
@@ -440,7 +548,8 @@ class LessonPanel(QWidget):
     def scene_yaml(self) -> str:
         from iddsanatomy.lessons.authoring import scene_as_yaml
 
-        return scene_as_yaml(self.window.state)
+        plan = self.runner.shown_plan() if self.runner is not None else None
+        return scene_as_yaml(self.window.state, plan=plan)
 
     def copy_scene(self) -> None:
         text = self.scene_yaml()
