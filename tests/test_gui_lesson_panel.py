@@ -416,7 +416,7 @@ def test_a_planned_needle_is_placed_off_the_gui_thread_while_the_window_responds
     assert w.state.needle.entry_lps == pytest.approx(expected.entry_lps)
     assert w.state.needle.direction == pytest.approx(expected.direction)
     assert w.state.needle.depth_mm == pytest.approx(expected.depth_mm)
-    qtbot.waitUntil(lambda: "needle" in w.plotter.actors, timeout=5000)  # and it is drawn
+    qtbot.waitUntil(lambda: w.renderer.instruments.shown("needle"), timeout=5000)  # drawn
     w.plotter.render()
     w.plotter.screenshot("/tmp/plan_gui_needle_placed.png")
 
