@@ -212,7 +212,9 @@ _TABLE: dict[str, dict] = {
 #: IAP's half thickness. One table for both partners keeps the SAP of a level wrapped around the
 #: IAP of the level above at a constant joint gap. [shape] L1–L2 … L5–S1 are the means of the
 #: two partners' tuned values; T12–L1 continues the trend upwards; T11–T12 is a thoracic
-#: joint whose superior facets face backwards, so it sits further out.
+#: joint whose superior facets face backwards, so it sits further out. L1–L2 … L4–L5 then moved
+#: 1.5–3 mm laterally: the tuned joints (an SSM of older spines, mean age 61) left the
+#: interlaminar windows narrower than Sakçı 2018's lateral-recess-line widths (REF §5 [R]).
 JOINTS: dict[str, tuple[float, float, float]] = {
     "T11-T12": (10.0, 16.8, 4.5),
     "T12-L1": (9.5, 17.8, 5.0),
@@ -258,7 +260,14 @@ _BELOW = {
 #: tuning script only scores candidates, it copies no geometry); T12 and L1 take L2's values
 #: with shorter spinous and transverse processes. The tuned SP lengths (46–51 mm, mean 49)
 #: agree with Clouthier's measured mean of 51.6 mm (43–61) [R]; the TP spans stay near the
-#: REF §3c [TU] values (L3 ends at 87.8 mm against ≈90–95).
+#: REF §3c [TU] values (L3 ends at 87.8 mm against ≈90–95). Then the laminar edges
+#: (lamina_top_z, lamina_top_lateral_z, lamina_bottom_z) and the spinous outline (sp_*_z,
+#: sp_tip_height) of L1–L5 were moved to open the interlaminar windows to Sakçı 2018's heights
+#: (REF §5 [R]) and to give a ≈10 mm interspinous gap through which a midline needle
+#: perpendicular to the spine reaches the window; L4 and L5 were retuned afterwards with those
+#: parameters held (``compare.tune_level(..., hold=WINDOW_PARAMS)``). L5's transverse-process
+#: root leaves the body behind the pedicle (tp_body_root_y), so that it no longer widens the
+#: pedicle's isthmus (REF §2: 12–20 mm).
 _SHAPE: dict[str, dict] = {
     "T12": dict(
         body_squareness_posterior=4.28,

@@ -256,6 +256,12 @@ def tune_level(
     dict
         The changed parameters, name -> value.
     """
+    unknown = set(hold) - set(TUNABLE_STEPS)
+    if unknown:
+        raise ValidationError(
+            f"tune_level: hold names {sorted(unknown)}, which are not tunable; expected names "
+            f"from compare.TUNABLE_STEPS, e.g. {sorted(WINDOW_PARAMS)[:3]}"
+        )
     import dataclasses
 
     import trimesh
@@ -285,9 +291,6 @@ def tune_level(
     pr = start
     m = align(mesh_of(pr), real, n_points=5000)
     best = cost(pr, m)
-    unknown = set(hold) - set(TUNABLE_STEPS)
-    if unknown:
-        raise ValidationError(f"tune_level: hold names unknown parameters {sorted(unknown)}")
     steps = {k: v for k, v in TUNABLE_STEPS.items() if k not in hold}
     for r in range(rounds):
         for k, st in steps.items():
