@@ -28,19 +28,11 @@ def measured(default_anatomy):
     return {(m.quantity, m.where): m for m in measure_all(default_anatomy)}
 
 
-_WINDOWS = (
-    "the generated laminae and superior articular processes, shaped to match the Clouthier mean "
-    "vertebrae of older patients (mean age 61.5), leave the interlaminar windows narrower and "
-    "lower than Sakçı 2018's; open issue, widening them must keep the realism comparison"
-)
 #: Quantities the current meshes measure outside the reference range. Each is a known defect
 #: of the model, kept visible: the test fails (strict xfail) as soon as it starts to pass, so the
-#: entry must then be removed.
-KNOWN_GAPS = {
-    ("pedicle_width", "L5"): "the L5 transverse process root merges with the pedicle (22 mm)",
-    **{("interlaminar_height", w): _WINDOWS for w in ("L3-L4", "L4-L5", "L5-S1")},
-    **{("interlaminar_width", w): _WINDOWS for w in ("L1-L2", "L2-L3", "L3-L4", "L4-L5")},
-}
+#: entry must then be removed. Empty now: the interlaminar windows were opened (Sakçı 2018) and
+#: the L5 transverse-process root moved off the pedicle.
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 _CASES = [
     pytest.param(
         q,
@@ -120,3 +112,60 @@ def test_compare_cli_against_real_vertebrae(shared_dir, capsys):
     out = capsys.readouterr().out
     for level in ("L2", "L3", "L4", "L5"):
         assert level in out
+
+
+@pytest.mark.parametrize("seg", ["L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"])
+def test_window_width_agrees_with_a_coronal_section(default_anatomy, measured, seg):
+    """Second method for the window width (Sakçı's lateral recess line, the widest chord): cut
+    both bones with the coronal plane of the width rays and read the widest horizontal gap of
+    the section's 2D outline around the midline between the window's bounds, with no ray
+    casting."""
+    from iddsanatomy import geometry
+    from iddsanatomy.anatomy import measure
+
+    upper, lower = seg.split("-")
+    f = measure.interspace_frame(default_anatomy, upper, lower)
+    inv = np.linalg.inv(f)
+    backs = [
+        geometry.apply(inv, measure._canal_back(default_anatomy, lv))[1]
+        for lv in (upper, lower)
+        if lv != "S1"
+    ]
+    y = float(np.mean(backs)) + 2.0
+    segs = []
+    for lv in (upper, lower):
+        mesh = measure._bone_mesh(default_anatomy, lv)
+        lines = trimesh.intersections.mesh_plane(mesh, f[:3, 1], geometry.apply(f, [0.0, y, 0.0]))
+        segs.append(geometry.apply(inv, lines.reshape(-1, 3)).reshape(-1, 2, 3)[:, :, [0, 2]])
+    segs = np.concatenate(segs)
+
+    def crossings(axis, value, other_lo, other_hi):
+        """Coordinates (along the other axis) where the outline crosses ``axis == value``."""
+        p, q = segs[:, 0], segs[:, 1]
+        d = q[:, axis] - p[:, axis]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (value - p[:, axis]) / d
+        ok = (t >= 0) & (t <= 1) & (d != 0)
+        c = p[ok, 1 - axis] + t[ok] * (q[ok, 1 - axis] - p[ok, 1 - axis])
+        return np.sort(c[(c > other_lo) & (c < other_hi)])
+
+    # the window's midline bounds, as the height is defined (lamina faces in the coronal band)
+    y_cb = y - 2.0
+    bands = []
+    for lv in (upper, lower):
+        v = geometry.apply(inv, measure._lamina_points(default_anatomy, lv))
+        bands.append(v[(np.abs(v[:, 0]) < 3) & (v[:, 1] > y_cb - 1) & (v[:, 1] < y_cb + 8), 2])
+    z_bot_upper, z_top_lower = bands[0].min(), bands[1][bands[1] < 25.0].max()
+    assert z_bot_upper - z_top_lower == pytest.approx(
+        measured[("interlaminar_height", seg)].value, abs=1e-6
+    )
+    w = measured[("interlaminar_width", seg)].value
+    widths = []
+    for z in np.arange(z_top_lower + 1.0, z_bot_upper - 1.0, 0.25):
+        xc = crossings(1, z, -60.0, 60.0)
+        left, right = xc[xc > 0], xc[xc < 0]
+        if len(left) and len(right):
+            widths.append(left.min() - right.max())
+    assert max(widths) == pytest.approx(w, abs=1.0), seg
+    # a triangle, apex up: the base (the lateral recess line) is wider than the mid-height chord
+    assert w > widths[len(widths) // 2] + 1.0, seg

@@ -72,3 +72,14 @@ def test_missing_reference_files_give_a_clear_error(tmp_path):
 
     with pytest.raises(DataNotFoundError, match=r"meanMesh_vertices\.csv"):
         compare.load_clouthier(tmp_path)
+
+
+def test_tune_level_holds_only_tunable_parameters(tmp_path):
+    """The window parameters it can hold are all tunable ones; a typo is a clear error."""
+    from iddsanatomy.anatomy.bone_params import VertebraParams
+    from iddsanatomy.errors import ValidationError
+
+    assert compare.WINDOW_PARAMS <= set(compare.TUNABLE_STEPS)
+    assert compare.WINDOW_PARAMS <= set(VertebraParams.__dataclass_fields__)
+    with pytest.raises(ValidationError, match="lamina_top_zz"):
+        compare.tune_level("L3", tmp_path, hold=frozenset({"lamina_top_zz"}))

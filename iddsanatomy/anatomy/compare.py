@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iddsanatomy.errors import DataNotFoundError, MeshLoadError
+from iddsanatomy.errors import DataNotFoundError, MeshLoadError, ValidationError
 
 REAL_LEVELS: tuple[str, ...] = ("L2", "L3", "L4", "L5")
 
@@ -227,19 +227,41 @@ TUNABLE_STEPS: dict[str, float] = dict(
 )  # fmt: skip
 
 
-def tune_level(level: str, reference_dir, rounds: int = 2, log=print) -> dict:
+#: The [shape] parameters that shape the interlaminar window, the interspinous gap and the facet
+#: joints (whose table both partners share). :func:`tune_level` can hold them fixed, so that a
+#: tuning for realism cannot close the windows that the morphometry (Sakçı 2018, REF §5) opens.
+WINDOW_PARAMS: frozenset[str] = frozenset(
+    {
+        "lamina_sagittal_deg", "lamina_top_z", "lamina_top_lateral_z", "lamina_bottom_z",
+        "sp_top_base_z", "sp_top_tip_z", "sp_tip_height", "sp_bottom_z", "sp_base_bottom_z",
+        "sap_joint_x", "sap_joint_y", "iap_joint_x", "iap_joint_y", "iap_radius",
+        "sap_joint_radius", "sap_top_z", "iap_top_z", "iap_bottom_z",
+    }
+)  # fmt: skip
+
+
+def tune_level(
+    level: str, reference_dir, rounds: int = 2, log=print, hold: frozenset[str] = frozenset()
+) -> dict:
     """Coordinate descent on the [shape] parameters of one level against its real counterpart.
 
     This is how the per-level shape numbers in ``bone_params._SHAPE`` were found (developer
     tool; minutes per level). The real mesh only scores candidates: the generator never reads
     it. The cost is the symmetric mean distance plus 0.15 x its 95th percentile, on dense
-    samples, with the similarity alignment refreshed after every round.
+    samples, with the similarity alignment refreshed after every round. Parameters named in
+    ``hold`` (for example :data:`WINDOW_PARAMS`) keep their values.
 
     Returns
     -------
     dict
         The changed parameters, name -> value.
     """
+    unknown = set(hold) - set(TUNABLE_STEPS)
+    if unknown:
+        raise ValidationError(
+            f"tune_level: hold names {sorted(unknown)}, which are not tunable; expected names "
+            f"from compare.TUNABLE_STEPS, e.g. {sorted(WINDOW_PARAMS)[:3]}"
+        )
     import dataclasses
 
     import trimesh
@@ -269,7 +291,7 @@ def tune_level(level: str, reference_dir, rounds: int = 2, log=print) -> dict:
     pr = start
     m = align(mesh_of(pr), real, n_points=5000)
     best = cost(pr, m)
-    steps = dict(TUNABLE_STEPS)
+    steps = {k: v for k, v in TUNABLE_STEPS.items() if k not in hold}
     for r in range(rounds):
         for k, st in steps.items():
             for sgn in (1.0, -1.0):

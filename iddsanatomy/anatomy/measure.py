@@ -16,8 +16,9 @@ Definitions (chosen to match how the cited papers measure):
 * spinous process length: posterior body wall to the tip (Clouthier 2023); height: vertical
   extent of the spinous process 10 mm in front of its tip.
 * interlaminar window: in the coronal band of the laminae (canal back −1 to +8 mm), height from the
-  top of the lower lamina to the bottom of the upper one in the midline, width between the
-  articular processes at mid-window.
+  top of the lower lamina to the bottom of the upper one in the midline; width between the
+  articular processes along Sakçı's lateral recess line, the widest transverse chord of the
+  window (its base; see :func:`window_width_heights`).
 * disc heights: chords through the disc along its mean axis at the anterior and posterior rims
   (7.5 % of the disc's AP length in from its edges) and in the middle.
 * lordosis: Cobb angle between planes fitted to the L1 superior and S1 superior endplate rims.
@@ -225,14 +226,33 @@ def interlaminar_window(anat, upper: str, lower: str) -> dict[str, float]:
         return {"interlaminar_height": float("nan"), "interlaminar_width": float("nan")}
     z_top_lower = float(bl[:, 2].max())
     z_bot_upper = float(bu[:, 2].min())
-    zm = 0.5 * (z_top_lower + z_bot_upper)
     import trimesh
 
     both = trimesh.util.concatenate([_bone_mesh(anat, upper), _bone_mesh(anat, lower)])
-    o = geometry.apply(f, [0.0, y_cb + 2.0, zm])
     dx = geometry.apply_direction(f, [1.0, 0, 0])
-    width = first_hit(both, o, dx) + first_hit(both, o, -dx)
+    widths = []
+    for z in window_width_heights(z_top_lower, z_bot_upper):
+        o = geometry.apply(f, [0.0, y_cb + 2.0, z])
+        widths.append(first_hit(both, o, dx) + first_hit(both, o, -dx))
+    width = float(np.nanmax(widths)) if np.isfinite(widths).any() else float("nan")
     return {"interlaminar_height": z_bot_upper - z_top_lower, "interlaminar_width": width}
+
+
+def window_width_heights(z_top_lower: float, z_bot_upper: float, step_mm: float = 1.0):
+    """Heights (interspace frame, mm) at which :func:`interlaminar_window` measures widths.
+
+    Sakçı 2018 [R] measure the window's width on the *lateral recess line* (LRL): the transverse
+    line joining the window's two lateral angles, where the inferior edge of the upper lamina and
+    its inferior articular process meet the superior articular process below. The window is a
+    triangle with its apex up at the spinous-process base, so that line is its base, its widest
+    chord. The width is therefore the widest transverse chord of the window, searched every
+    ``step_mm`` from 1 mm above the lower lamina to 1 mm below the upper one (a chord at mid-height
+    would read about half the base of a triangle).
+    """
+    lo, hi = z_top_lower + 1.0, z_bot_upper - 1.0
+    if hi <= lo:
+        return np.array([0.5 * (z_top_lower + z_bot_upper)])
+    return np.arange(lo, hi + 1e-9, step_mm)
 
 
 def disc_heights(anat, upper: str, lower: str) -> dict[str, float]:

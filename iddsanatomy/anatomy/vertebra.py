@@ -380,7 +380,14 @@ def _part_fields(pr: VertebraParams):
             # L5: the stout TP also springs from the side of the body and pedicle
             root2 = _ecapsule(
                 _mirror(
-                    np.array([pr.body_width / 2 - 6.0, pr.body_depth / 2 - 6.0, pr.tp_z - 2]), side
+                    np.array(
+                        [
+                            pr.body_width / 2 - 6.0,
+                            pr.body_depth / 2 + pr.tp_body_root_y,
+                            pr.tp_z + pr.tp_body_root_z,
+                        ]
+                    ),
+                    side,
                 ),
                 _mirror(lay.tp_root + np.array([12.0, 2.0, 0.0]), side),
                 pr.tp_thickness / 2 + 1.0,
