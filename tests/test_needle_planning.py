@@ -83,7 +83,8 @@ def test_lines_cast_together_give_the_analysers_profiles(default_anatomy, approa
         assert (prof is not None) or not enters
         if prof is not None:
             assert _same_profile(prof, full)
-    assert sum(p is None for p in some) > len(poses) / 2  # most lines miss the window
+    # both branches are exercised: some lines miss the window and are skipped, some enter it
+    assert 0 < sum(p is None for p in some) < len(poses)
 
 
 def test_the_search_leaves_the_analysers_line_cache_alone(default_anatomy):
