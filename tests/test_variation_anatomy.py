@@ -52,7 +52,7 @@ def _lean_floor_mm(depths: dict) -> float:
 @pytest.mark.parametrize("bmi", [16.0, 18.5, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 60.0])
 def test_skin_to_epidural_depth_follows_ravi_2011(default_anatomy, bmi):
     """Ravi 2011 within ±3 mm wherever the deep layers leave room for it; where Ravi's line asks
-    for a skin closer than the spinous processes allow (low BMI at L2–L3/L3–L4 with the current
+    for a skin closer than the spinous processes allow (BMI < 19 at L2–L3/L3–L4 with the current
     bones), the skin lies on the thinnest fat instead, never inside the ligaments."""
     varied = apply_variant(default_anatomy, make_variant(bmi=bmi))
     ravi = skin_to_epidural_mm(bmi)  # 17.7966 + 0.9777 × BMI (REFERENCE §11b)
@@ -70,9 +70,17 @@ def test_obese_depths_follow_ravi_at_every_level_and_lean_ones_where_bones_allow
     default_anatomy,
 ):
     """The spread of the issue: at BMI ≥ 30 every level is on Ravi's line (the fat only grows);
-    lean patients are at L4–L5 (BMI 20) and L5–S1 (BMI 16), whose spinous tips lie closer to the
-    ligamentum flavum than at L2–L4 (the bones' spinous processes; see the report)."""
-    cases = ((30.0, SED_LEVELS), (45.0, SED_LEVELS), (20.0, SED_LEVELS[2:]), (16.0, SED_LEVELS[3:]))
+    lean patients are too wherever the deep layers leave room: L2–L3…L5–S1 at BMI 20, L1–L2 at
+    BMI 18, L4–L5 and L5–S1 at BMI 16 (the ISL+SSL is ≈29–31 mm at L1–L2…L3–L4, Lawrence's median,
+    and shorter at L4–L5/L5–S1; measured limits with ±3 mm: L1–L2 from BMI 17, L2–L3 and
+    L3–L4 from 19, L4–L5 and L5–S1 from the lowest BMI a variant takes, 16)."""
+    cases = (
+        (30.0, SED_LEVELS),
+        (45.0, SED_LEVELS),
+        (20.0, SED_LEVELS),
+        (18.0, (("L1", "L2"),)),
+        (16.0, SED_LEVELS[2:]),
+    )
     for bmi, levels in cases:
         varied = apply_variant(default_anatomy, make_variant(bmi=bmi))
         for upper, lower in levels:

@@ -267,7 +267,15 @@ _BELOW = {
 #: perpendicular to the spine reaches the window; L4 and L5 were retuned afterwards with those
 #: parameters held (``compare.tune_level(..., hold=WINDOW_PARAMS)``). L5's transverse-process
 #: root leaves the body behind the pedicle (tp_body_root_y), so that it no longer widens the
-#: pedicle's isthmus (REF §2: 12–20 mm).
+#: pedicle's isthmus (REF §2: 12–20 mm). Last, the spinous processes were shortened (sp_length:
+#: T12 43→41, L1 47→44, L2 50→41, L3 51→42, L4 50→48) and L5's lengthened (46→48), so that the
+#: supraspinous + interspinous ligament on the midline needle path (``measure.midline_depths``,
+#: isl_length) is 29–31 mm at L1–L2…L3–L4 (Lawrence's median 29.7, IQR 25.5–33.4, REF §10 [R])
+#: and 26 mm at L4–L5, instead of 34–36 mm, which kept a lean patient's skin-to-epidural depth
+#: above Ravi 2011's line (REF §11b). The soft tissue lays the ligament on a smooth curve through
+#: all the tips, so each level moves the neighbouring ones too. The measured SP lengths
+#: (45–50 mm) stay in Clouthier's 43–61 mm [R]; the surface distance to the Clouthier mean rose
+#: by ≤ 0.11 mm (mean) and ≤ 0.32 mm (p95; worst L3, 3.22 mm).
 _SHAPE: dict[str, dict] = {
     "T12": dict(
         body_squareness_posterior=4.28,
@@ -453,7 +461,7 @@ _SHAPE: dict[str, dict] = {
         sp_bulb_radius=6.1,
         sp_half_thickness_bottom=3.9,
         sp_half_thickness_top=2.92,
-        sp_length=50.0,
+        sp_length=48.0,
         sp_tip_height=18.6,
         sp_top_base_z=9.35,
         sp_top_tip_z=-6.05,
