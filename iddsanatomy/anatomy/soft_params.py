@@ -160,6 +160,14 @@ SKIN_THICKNESS_MM = 2.5
 #: back keeps a film of fat, and a thinner layer would not survive the fat mesh's 1.2 mm grid.
 #: Where Ravi's line asks for less, the depth stays above Ravi's.
 MIN_FAT_MM = 2.0
+#: How smooth the skin is along the back (Gaussian sigmas, mm) [shape]: the ligament line under
+#: it is smoothed over ``SKIN_BASE_SMOOTH_MM`` for the skin's general course, the per-interspace
+#: fat between the calibrated paths over ``SKIN_OFFSET_SMOOTH_MM``, and where the skin rests
+#: on the thinnest fat over the spinous tips it bridges them with a ``SKIN_ENVELOPE_SMOOTH_MM``
+#: rounding (a real lower back has no horizontal steps; softtissue.smooth_skin_profile).
+SKIN_BASE_SMOOTH_MM = 15.0
+SKIN_OFFSET_SMOOTH_MM = 8.0
+SKIN_ENVELOPE_SMOOTH_MM = 2.5
 #: Rounding (mm) where the smooth skin meets that minimum over the spinous tips [shape].
 SKIN_FLOOR_BLEND_MM = 2.0
 #: Paraspinal muscle depth lamina → thoracolumbar fascia ≈3–5 cm (REF §13 [TU]); the muscle
