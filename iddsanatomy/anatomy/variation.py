@@ -302,8 +302,9 @@ class HabitusRig:
 
     How far: the default anatomy's skin-to-epidural depth is measured on the midline of every
     interspace (L1–L2 … L5–S1) and the fat at each is made as thick as it must be for the depth to
-    follow Ravi 2011 (``17.7966 + 0.9777 × BMI`` mm), interpolated along the spine between
-    interspaces. Re-posing keeps vertex order, so everything found here holds for every pose.
+    follow Ravi 2011 (``17.7966 + 0.9777 × BMI`` mm), blended along the spine between
+    interspaces with a smoothstep (:func:`knot_blend`, so the moved skin has no crease at a path).
+    Re-posing keeps vertex order, so everything found here holds for every pose.
 
     Where Ravi's line asks for thinner fat than there is, each vertex stops when the fat under it
     is :data:`~iddsanatomy.anatomy.soft_params.MIN_FAT_MM` thick (the fat under every vertex is
