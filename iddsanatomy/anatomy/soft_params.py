@@ -160,7 +160,17 @@ SKIN_THICKNESS_MM = 2.5
 #: back keeps a film of fat, and a thinner layer would not survive the fat mesh's 1.2 mm grid.
 #: Where Ravi's line asks for less, the depth stays above Ravi's.
 MIN_FAT_MM = 2.0
-#: Rounding (mm) where the smooth skin meets that minimum over the spinous tips [shape].
+#: How smooth the skin is along the back (Gaussian sigmas, mm) [shape]: the ligament line under
+#: it is smoothed over ``SKIN_BASE_SMOOTH_MM`` for the skin's general course, the per-interspace
+#: fat between the calibrated paths over ``SKIN_OFFSET_SMOOTH_MM``, and where the skin rests
+#: on the thinnest fat over the spinous tips it bridges them with a ``SKIN_ENVELOPE_SMOOTH_MM``
+#: rounding (a real lower back has no horizontal steps; softtissue.smooth_skin_profile).
+#: A wider rounding would bridge the gaps between the tips and leave more than the thinnest fat
+#: on the L1–L4 paths, where Ravi's depth at the default BMI is shallower than the bones allow.
+SKIN_BASE_SMOOTH_MM = 15.0
+SKIN_OFFSET_SMOOTH_MM = 8.0
+SKIN_ENVELOPE_SMOOTH_MM = 2.5
+#: Blend (mm) of the smooth maximum where the calibrated skin meets that rounded floor [shape].
 SKIN_FLOOR_BLEND_MM = 2.0
 #: Paraspinal muscle depth lamina → thoracolumbar fascia ≈3–5 cm (REF §13 [TU]); the muscle
 #: surface follows from the skin and fat above it.

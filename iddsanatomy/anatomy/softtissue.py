@@ -415,6 +415,110 @@ def ray_entry(origin, direction, t_max: float, surface_v, back: SpineCurve, step
     return float(t[i - 1] + step * gap[i - 1] / (gap[i - 1] - gap[i]))
 
 
+def smooth_skin_profile(
+    floor_base,
+    floor_extra: float,
+    s_knots,
+    b_knots,
+    s_lo: float,
+    s_hi: float,
+    step_mm: float = 0.5,
+    iterations: int = 40,
+):
+    """The skin's profile along the back: smooth, through the wanted knots, over the floor.
+
+    Parameters
+    ----------
+    floor_base : callable
+        ``s -> v`` (mm): the front of the supraspinous ligament along the back curve. The skin
+        must stay ``floor_extra`` behind it (ligament, thinnest fat and skin thickness).
+    floor_extra : float
+        mm added to ``floor_base`` to make the floor ``F(s)``.
+    s_knots, b_knots : sequence of float
+        Arc lengths (mm, increasing) and the profile wanted there (mm): where each interspace's
+        midline needle path must cross the skin for Ravi's depth.
+    s_lo, s_hi : float
+        The range of arc length to tabulate (mm).
+    step_mm : float
+        Grid step (mm).
+    iterations : int
+        Calibration passes.
+
+    Returns
+    -------
+    s, b : ndarray
+        The grid and the profile on it. ``b`` is a Gaussian-smoothed curve (no kinks, no steps),
+        ``b ≥ F − 0.1 mm`` everywhere (the spinous tips never come through), and ``b`` passes
+        within 0.1 mm of every knot whose wish lies above the floor there; where it does not
+        (Ravi's line asks for less than the thinnest fat), the profile rests on the floor.
+
+    Notes
+    -----
+    The profile is ``smooth(F) + offset``, where the offset is a Gaussian-smoothed
+    piecewise-linear function of the knots (constant beyond the end knots); a smooth upper
+    envelope (repeated ``max`` with the floor and Gaussian smoothing) lifts it over the spinous
+    tips, and the knot values of the offset are corrected until the profile meets the wishes.
+    Every step is a smoothing of continuous functions, so the result is C∞ at the grid's scale,
+    unlike an offset interpolated between knots and added to the bumpy ligament line.
+    """
+    from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+
+    if s_hi <= s_lo:
+        raise ValueError(f"smooth_skin_profile: s_hi ({s_hi}) must exceed s_lo ({s_lo})")
+    sk = np.asarray(s_knots, float)
+    bk = np.asarray(b_knots, float)
+    if sk.shape != bk.shape or (len(sk) > 1 and np.any(np.diff(sk) <= 0)):
+        raise ValueError(
+            f"smooth_skin_profile: knots must be matching increasing sequences, got s={sk}, b={bk}"
+        )
+    s = np.arange(s_lo, s_hi + step_mm, step_mm)
+    floor = np.asarray(floor_base(s), float) + floor_extra
+    sig_base = sp.SKIN_BASE_SMOOTH_MM / step_mm
+    sig_off = sp.SKIN_OFFSET_SMOOTH_MM / step_mm
+    sig_env = sp.SKIN_ENVELOPE_SMOOTH_MM / step_mm
+    base = gaussian_filter1d(floor, sig_base, mode="nearest")
+    if len(sk) == 0:
+        offset_k = np.array([sp.MIN_FAT_MM + 6.0])
+        sk_use = np.array([0.5 * (s_lo + s_hi)])
+    else:
+        offset_k = bk - np.interp(sk, s, base)
+        sk_use = sk
+    f_at_k = np.interp(sk, s, floor) if len(sk) else np.zeros(0)
+    margin = 0.1
+
+    # the floor rounded: dilated by the rounding scale, then Gaussian-smoothed, then lifted by
+    # whatever the smoothing left below the floor (so the tips never come through the skin)
+    half = max(round(sig_env), 1)
+
+    def rounded(f):
+        return gaussian_filter1d(maximum_filter1d(f, 2 * half + 1), sig_env, mode="nearest")
+
+    floor_s = rounded(floor)
+    for _ in range(20):
+        deficit = np.maximum(floor + margin - floor_s, 0.0)
+        if not np.any(deficit > 0.02):
+            break
+        floor_s = floor_s + rounded(deficit)
+
+    def profile(off_k):
+        off = np.interp(s, sk_use, off_k) if len(sk_use) > 1 else np.full_like(s, off_k[0])
+        b = base + gaussian_filter1d(off, sig_off, mode="nearest")
+        return sdf.smax(b, floor_s, sp.SKIN_FLOOR_BLEND_MM)
+
+    want = np.maximum(bk, np.interp(sk, s, floor_s) + 0.1) if len(sk) else bk
+
+    b = profile(offset_k)
+    if len(sk):
+        lowest = f_at_k - np.interp(sk, s, base) - 15.0
+        for _ in range(iterations):
+            r = want - np.interp(sk, s, b)
+            if np.all(np.abs(r) < 0.03):
+                break
+            offset_k = np.maximum(offset_k + r, lowest)
+            b = profile(offset_k)
+    return s, b
+
+
 # --------------------------------------------------------------------------------------------
 # the builder
 # --------------------------------------------------------------------------------------------
@@ -992,7 +1096,7 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
         return np.interp(s, s_bins, ssl_front)
 
     def lateral(x):
-        ax = np.abs(x)
+        ax = np.sqrt(x * x + 4.0) - 2.0  # |x| rounded within ~2 mm: a soft midline furrow
         bump = np.exp(-(((ax - 38.0) / 26.0) ** 2)) - np.exp(-((38.0 / 26.0) ** 2))
         return 5.0 * bump - 0.0022 * x * x
 
@@ -1120,40 +1224,42 @@ def build_soft_tissue(layout, bones_local, parts, landmarks, fast=False, log=pri
         return v_ssl(s) + ssl_t + lateral(x)
 
     sed_mm = skin_to_epidural_mm(DEFAULT_BMI)
-    skin_knots = []
+    # Where the skin should cross each path: Ravi's depth in front of the epidural space, or the
+    # thinnest fat over the ligaments where Ravi's line asks for less. In back coordinates the
+    # skin is ``v = B(s) + lateral(x)``, and so is the thinnest-fat floor
+    # ``F(s) = v_ssl + ssl_t + MIN_FAT + SKIN``: one smooth profile ``B`` does for every x.
+    floor_extra = ssl_t + sp.MIN_FAT_MM + sp.SKIN_THICKNESS_MM
+    skin_knots = []  # (s on the back curve, wanted B there)
     for seg, (o, d, _t_back, t_epi) in paths.items():
         x_p, s_p, v_p = (float(c[0]) for c in back.coords((o + (t_epi - sed_mm) * d)[None]))
-        offset = v_p - (v_ssl(s_p) + ssl_t + sp.SKIN_THICKNESS_MM + lateral(x_p))
         fat_on_path = v_p - sp.SKIN_THICKNESS_MM - float(v_fascia(s_p, x_p))
-        skin_knots.append((s_p, offset))
-        deep_info.setdefault(seg, {})["fat_on_path_mm"] = round(fat_on_path, 2)
+        skin_knots.append((s_p, v_p - float(lateral(x_p)), seg))
         if fat_on_path < sp.MIN_FAT_MM:
             log(
                 f"[build] {seg}: Ravi's {sed_mm:.1f} mm at BMI {DEFAULT_BMI} leaves "
                 f"{fat_on_path:.1f} mm of fat; the skin stays {sp.MIN_FAT_MM} mm of fat out"
             )
     skin_knots.sort()
-    ks = np.array([k[0] for k in skin_knots])
-    kh = np.array([k[1] for k in skin_knots])
-    if len(ks) >= 2:
-        from scipy.interpolate import PchipInterpolator
+    s_grid, b_grid = smooth_skin_profile(
+        v_ssl,
+        floor_extra,
+        [k[0] for k in skin_knots],
+        [k[1] for k in skin_knots],
+        s_skin_lo - 60.0,
+        s_skin_hi + 60.0,
+    )
+    from scipy.interpolate import CubicSpline
 
-        offset_fn = PchipInterpolator(ks, kh, extrapolate=False)
-    else:  # no path found (an extreme shape): a flat layer
-        offset_fn = None
-
-    def skin_offset(s):
-        if offset_fn is None:
-            return np.full_like(np.asarray(s, float), sp.MIN_FAT_MM + 6.0)
-        s = np.clip(s, ks[0], ks[-1])
-        return offset_fn(s)
+    skin_profile = CubicSpline(s_grid, b_grid, extrapolate=True)
 
     def v_skin(s, x):
-        """Outer skin surface: the calibrated smooth back, never closer than the minimum fat."""
-        smooth = v_ssl(s) + ssl_t + sp.SKIN_THICKNESS_MM + lateral(x) + skin_offset(s)
-        floor = v_fascia(s, x) + sp.MIN_FAT_MM + sp.SKIN_THICKNESS_MM
-        return sdf.smax(smooth, floor, sp.SKIN_FLOOR_BLEND_MM)
+        """Outer skin surface: one smooth profile along the back plus the lateral shape."""
+        return skin_profile(np.clip(s, s_grid[0], s_grid[-1])) + lateral(x)
 
+    for s_p, _b, seg in skin_knots:
+        # the fat the smooth skin leaves on each path (the manifest keeps it beside Lawrence's)
+        fat = float(skin_profile(s_p)) - sp.SKIN_THICKNESS_MM - (float(v_ssl(s_p)) + ssl_t)
+        deep_info.setdefault(seg, {})["fat_on_path_mm"] = round(fat, 2)
     info["habitus"] = {
         "bmi": DEFAULT_BMI,
         "skin_to_epidural_mm": round(sed_mm, 2),

@@ -302,8 +302,9 @@ class HabitusRig:
 
     How far: the default anatomy's skin-to-epidural depth is measured on the midline of every
     interspace (L1–L2 … L5–S1) and the fat at each is made as thick as it must be for the depth to
-    follow Ravi 2011 (``17.7966 + 0.9777 × BMI`` mm), interpolated along the spine between
-    interspaces. Re-posing keeps vertex order, so everything found here holds for every pose.
+    follow Ravi 2011 (``17.7966 + 0.9777 × BMI`` mm), blended along the spine between
+    interspaces with a smoothstep (:func:`knot_blend`, so the moved skin has no crease at a path).
+    Re-posing keeps vertex order, so everything found here holds for every pose.
 
     Where Ravi's line asks for thinner fat than there is, each vertex stops when the fat under it
     is :data:`~iddsanatomy.anatomy.soft_params.MIN_FAT_MM` thick (the fat under every vertex is
@@ -396,7 +397,7 @@ class HabitusRig:
         if len(self.z_knots) == 0:
             return np.zeros_like(u)
         extra = skin_to_epidural_mm(bmi) - self.sed_mm
-        return np.interp(u, np.arange(len(extra)), extra)
+        return knot_blend(u, extra)
 
     def _directions(self, anatomy: Anatomy, v: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Unit directions (n, 3) in which the vertices move: back along each interspace's
@@ -407,8 +408,7 @@ class HabitusRig:
         ).reshape(-1, 3)
         if len(post_knots) == 0:
             return outward_directions(v, anatomy.lps_from_level)
-        knots = np.arange(len(post_knots))
-        direction = np.column_stack([np.interp(u, knots, post_knots[:, k]) for k in range(3)])
+        direction = np.column_stack([knot_blend(u, post_knots[:, k]) for k in range(3)])
         direction[:, 0] = outward_directions(v, anatomy.lps_from_level)[:, 0]
         return direction / np.linalg.norm(direction, axis=1, keepdims=True)
 
@@ -436,6 +436,28 @@ class HabitusRig:
             anatomy.variant,
             dict(anatomy.info),
         )
+
+
+def knot_blend(u: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Values at knot coordinates ``u`` blended between the knots' ``values`` with a smoothstep.
+
+    ``u`` is :meth:`HabitusRig.knot_coordinate` (``k`` on the ``k``-th path, fractional between,
+    clipped at the ends). Between knots ``k`` and ``k + 1`` the weight of the upper one is
+    ``3t² − 2t³`` (``t`` the fraction), whose slope is zero at both knots: the blend has no kink
+    at a path even though ``u`` itself changes its rate there, so the skin moved by it keeps a
+    continuous slope along the back (linear interpolation left a crease at every interspace).
+    """
+    values = np.asarray(values, float)
+    u = np.asarray(u, float)
+    if len(values) == 0:
+        raise ValueError("knot_blend: no knot values to blend")
+    if len(values) == 1:
+        return np.full(u.shape, values[0])
+    u = np.clip(u, 0.0, len(values) - 1.0)
+    k = np.minimum(np.floor(u).astype(int), len(values) - 2)
+    t = u - k
+    w = t * t * (3.0 - 2.0 * t)
+    return (1.0 - w) * values[k] + w * values[k + 1]
 
 
 def fat_thickness_along(fat_mesh, vertices: np.ndarray, directions: np.ndarray) -> np.ndarray:

@@ -280,6 +280,52 @@ class LevelScale:
         return f"below {self.levels[-1]}"
 
 
+@dataclass(frozen=True)
+class ProfileCut:
+    """A line profile read for a tip commanded to some depth (see :func:`cut_profile`)."""
+
+    tip_mm: float  #: where the tip stops: the commanded depth, or the first bone in the way
+    bone: Crossing | None  #: the bone that stopped it, if any
+    crossings: tuple  #: what the needle has crossed up to the tip (the last one may hold it)
+    ahead: tuple  #: what lies beyond the tip on the line
+    interlaminar: str | None  #: the interlaminar window passed before the tip ("L3-L4")
+
+
+def cut_profile(profile, depth_mm: float) -> ProfileCut:
+    """The rules by which a needle commanded to ``depth_mm`` along a line reads that line.
+
+    The tip stops on the first bone it reaches (touching within ``_TOUCH_MM`` counts); the
+    structures before the tip are crossed (the one it ends in is cut at the tip); the rest lie
+    ahead. :meth:`NeedleAnalyser.analyse` and the path finder both read profiles this way.
+    """
+    bone = next(
+        (
+            c
+            for c in profile.crossings
+            if c.tissue == "bone" and c.entry_depth_mm <= depth_mm + _TOUCH_MM
+        ),
+        None,
+    )
+    tip = min(depth_mm, bone.entry_depth_mm) if bone is not None else depth_mm
+    crossings = []
+    for c in profile.crossings:
+        if c.entry_depth_mm >= tip - _TOUCH_MM or c.tissue == "bone":
+            break
+        if c.exit_depth_mm > tip:
+            c = Crossing(c.structure_id, c.tissue, c.entry_depth_mm, tip, c.part_id)
+        crossings.append(c)
+    ahead = tuple(c for c in profile.crossings if c.exit_depth_mm > tip + _TOUCH_MM)
+    inter = next(
+        (
+            r.structure_id.split(".", 1)[1]
+            for r in profile.regions
+            if r.structure_id.startswith("interlaminar.") and r.entry_depth_mm < tip
+        ),
+        None,
+    )
+    return ProfileCut(tip, bone, tuple(crossings), ahead, inter)
+
+
 class NeedleAnalyser:
     """Analyses needle poses in one anatomy; build once (see :func:`analyser_for`).
 
@@ -501,36 +547,18 @@ class NeedleAnalyser:
         if check_entry:
             self.check_entry(pose)
         prof = self.line_profile(pose.entry_lps, pose.direction)
-        depth = pose.depth_mm
-        bone = next(
-            (
-                c
-                for c in prof.crossings
-                if c.tissue == "bone" and c.entry_depth_mm <= depth + _TOUCH_MM
-            ),
-            None,
+        cut = cut_profile(prof, pose.depth_mm)
+        tip, bone, crossings, ahead, inter = (
+            cut.tip_mm,
+            cut.bone,
+            list(cut.crossings),
+            cut.ahead,
+            cut.interlaminar,
         )
-        tip = min(depth, bone.entry_depth_mm) if bone is not None else depth
-        crossings = []
-        for c in prof.crossings:
-            if c.entry_depth_mm >= tip - _TOUCH_MM or c.tissue == "bone":
-                break
-            if c.exit_depth_mm > tip:
-                c = Crossing(c.structure_id, c.tissue, c.entry_depth_mm, tip, c.part_id)
-            crossings.append(c)
-        ahead = tuple(c for c in prof.crossings if c.exit_depth_mm > tip + _TOUCH_MM)
         tip_c = (
             crossings[-1] if crossings and crossings[-1].exit_depth_mm >= tip - _TOUCH_MM else None
         )
-        events = self._events(crossings, bone if bone is not None else None)
-        inter = next(
-            (
-                r.structure_id.split(".", 1)[1]
-                for r in prof.regions
-                if r.structure_id.startswith("interlaminar.") and r.entry_depth_mm < tip
-            ),
-            None,
-        )
+        events = self._events(crossings, bone)
         tip_lps = pose.entry + tip * pose.unit_direction
         d_dura, d_conus, d_bone = distances(
             [self.proximity("dura"), self.proximity("conus"), self.proximity("bone")], tip_lps

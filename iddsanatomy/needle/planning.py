@@ -29,6 +29,7 @@ from iddsanatomy.needle.analysis import (
     NeedleAnalyser,
     NeedleAnalysis,
     analyser_for,
+    cut_profile,
     interspace_posterior_axis,
     midline_pose,
     paramedian_pose,
@@ -42,8 +43,6 @@ TARGETS = ("intrathecal", "epidural")
 #: How far past the entry of the target space the tip is placed (mm): a Tuohy's opening is
 #: ≈1 mm from its tip; 2 mm into the CSF gives free flow without reaching the nerve roots.
 INTO_TARGET_MM = {"epidural": 1.0, "intrathecal": 2.0}
-#: As in :mod:`iddsanatomy.needle.analysis`: a crossing this close to the tip is at the tip (mm).
-_TOUCH_MM = 1e-6
 #: As in :mod:`iddsanatomy.needle.raycast`: the step past a hit before casting again (mm), and
 #: the most hits followed along one line in one mesh.
 _EPS = 1e-4
@@ -188,34 +187,10 @@ def _search_exhaustive(an, candidates, length, target, interspace) -> PlannedPat
 
 
 def _at_depth(profile, depth: float):
-    """What :meth:`NeedleAnalyser.analyse` reads off a line profile for a tip commanded to
-    ``depth``: ``(crossings, ahead, blocked, interlaminar)`` (the same rules)."""
-    bone = next(
-        (
-            c
-            for c in profile.crossings
-            if c.tissue == "bone" and c.entry_depth_mm <= depth + _TOUCH_MM
-        ),
-        None,
-    )
-    tip = min(depth, bone.entry_depth_mm) if bone is not None else depth
-    crossings = []
-    for c in profile.crossings:
-        if c.entry_depth_mm >= tip - _TOUCH_MM or c.tissue == "bone":
-            break
-        if c.exit_depth_mm > tip:
-            c = type(c)(c.structure_id, c.tissue, c.entry_depth_mm, tip, c.part_id)
-        crossings.append(c)
-    ahead = [c for c in profile.crossings if c.exit_depth_mm > tip + _TOUCH_MM]
-    inter = next(
-        (
-            r.structure_id.split(".", 1)[1]
-            for r in profile.regions
-            if r.structure_id.startswith("interlaminar.") and r.entry_depth_mm < tip
-        ),
-        None,
-    )
-    return crossings, ahead, bone is not None, inter
+    """``(crossings, ahead, blocked, interlaminar)`` of a tip commanded to ``depth`` on a line
+    profile, by the analysis' own rules (:func:`~iddsanatomy.needle.analysis.cut_profile`)."""
+    cut = cut_profile(profile, depth)
+    return list(cut.crossings), list(cut.ahead), cut.bone is not None, cut.interlaminar
 
 
 def _search_from_profiles(an, candidates, length, target, interspace) -> PlannedPath | None:

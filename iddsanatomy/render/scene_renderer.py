@@ -44,7 +44,7 @@ BACKGROUND_TOP = (0.235, 0.275, 0.335)
 HIGHLIGHT_RGB = (1.0, 0.70, 0.16)  # amber: what a lesson or the trainee points at
 SELECT_RGB = (0.30, 0.82, 1.0)  # cyan: the picked structure or part
 NEEDLE_RGB = (0.82, 0.84, 0.88)
-CATHETER_RGB = (0.95, 0.95, 0.55)
+CATHETER_RGB = (0.62, 0.30, 0.95)  # violet: stands out against the yellow cauda equina
 
 # Soft tissue that would hide the spine is not shown until asked for; spaces are translucent.
 DEFAULT_HIDDEN_TISSUES = frozenset({"skin", "fat", "muscle", "csf", "region", "scar"})
