@@ -268,7 +268,7 @@ _BELOW = {
 #: parameters held (``compare.tune_level(..., hold=WINDOW_PARAMS)``). L5's transverse-process
 #: root leaves the body behind the pedicle (tp_body_root_y), so that it no longer widens the
 #: pedicle's isthmus (REF §2: 12–20 mm). Last, the spinous processes were shortened (sp_length:
-#: T12 43→41, L1 47→44, L2 50→41, L3 51→42, L4 50→48) and L5's lengthened (46→48), so that the
+#: L1 47→44, L2 50→41, L3 51→42, L4 50→48) and L5's lengthened (46→48), so that the
 #: supraspinous + interspinous ligament on the midline needle path (``measure.midline_depths``,
 #: isl_length) is 29–31 mm at L1–L2…L3–L4 (Lawrence's median 29.7, IQR 25.5–33.4, REF §10 [R])
 #: and 26 mm at L4–L5, instead of 34–36 mm, which kept a lean patient's skin-to-epidural depth
@@ -297,7 +297,7 @@ _SHAPE: dict[str, dict] = {
         sp_bottom_y=38.4,
         sp_bulb_radius=6.9,
         sp_half_thickness_bottom=3.9,
-        sp_length=41.0,
+        sp_length=43.0,
         sp_tip_height=20.1,
         sp_top_base_z=9.95,
         sp_top_tip_z=3.5,
