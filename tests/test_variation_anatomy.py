@@ -72,7 +72,7 @@ def test_obese_depths_follow_ravi_at_every_level_and_lean_ones_where_bones_allow
     """The spread of the issue: at BMI ≥ 30 every level is on Ravi's line (the fat only grows);
     lean patients are too wherever the deep layers leave room: L2–L3…L5–S1 at BMI 20, L1–L2 at
     BMI 18, L4–L5 and L5–S1 at BMI 16 (the ISL+SSL is ≈29–31 mm at L1–L2…L3–L4, Lawrence's median,
-    and shorter at L4–L5/L5–S1; measured limits with ±3 mm: L1–L2 from BMI 17, L2–L3 and
+    and shorter at L4–L5/L5–S1; measured limits with ±3 mm: L1–L2 from BMI 17.5, L2–L3 and
     L3–L4 from 19, L4–L5 and L5–S1 from the lowest BMI a variant takes, 16)."""
     cases = (
         (30.0, SED_LEVELS),
