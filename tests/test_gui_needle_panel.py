@@ -202,10 +202,8 @@ def test_refused_input_leaves_the_needle_and_the_read_out_as_they_were(panel, wi
     assert panel.cephalad_spin.value() == pytest.approx(10.0)
 
 
-def test_dragging_in_the_window_updates_the_read_out_and_the_3d_needle(qtbot, tmp_path):
-    """Each step of a drag moves the needle drawn in 3D to the new pose and updates the
-    read-out and gauge; the frame redraws the needle alone over the anatomy at full detail."""
-    import numpy as np
+def _phantom_window(qtbot, tmp_path):
+    """The main window on the needle phantom, shown, with its Needle panel and first frame."""
     from PySide6.QtCore import QSettings
 
     from iddsanatomy.needle.phantom import build_phantom
@@ -218,6 +216,15 @@ def test_dragging_in_the_window_updates_the_read_out_and_the_3d_needle(qtbot, tm
     w.show()
     qtbot.waitExposed(w)
     qtbot.waitUntil(lambda: "Needle" in w.panels and w.startup_done, timeout=10000)
+    return w
+
+
+def test_dragging_in_the_window_updates_the_read_out_and_the_3d_needle(qtbot, tmp_path):
+    """Each step of a drag moves the needle drawn in 3D to the new pose and updates the
+    read-out and gauge; the frame redraws the needle alone over the anatomy at full detail."""
+    import numpy as np
+
+    w = _phantom_window(qtbot, tmp_path)
     panel = w.panels["Needle"]
     ir = w.renderer.instruments
     rw = w.plotter.render_window
@@ -257,18 +264,7 @@ def test_dragging_in_the_window_updates_the_read_out_and_the_3d_needle(qtbot, tm
 
 def test_panel_in_the_main_window_drives_the_renderer(qtbot, tmp_path):
     """Hosted by the real window: placing and advancing draws the needle in the 3D view."""
-    from PySide6.QtCore import QSettings
-
-    from iddsanatomy.needle.phantom import build_phantom
-    from iddsanatomy.ui.main_window import MainWindow
-
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    w = MainWindow(anatomy=build_phantom(), settings=settings)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.waitUntil(lambda: "Needle" in w.panels, timeout=10000)
+    w = _phantom_window(qtbot, tmp_path)
     panel = w.panels["Needle"]
     assert panel.place_needle()
     for _ in range(52):
