@@ -45,14 +45,28 @@ LESSON = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def setup(qtbot, tmp_path):
+def _lesson_window(tmp_path, anatomy, folder):
+    """A main window on ``anatomy`` hosting a Lessons panel on ``folder`` (not yet shown),
+    with a private settings file and progress store; returns (window, panel, store)."""
     from PySide6.QtCore import QSettings
 
     from iddsanatomy.quiz.store import ProgressStore
     from iddsanatomy.ui.lesson_panel import LessonPanel
     from iddsanatomy.ui.main_window import MainWindow
 
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    settings.setValue("trainee/name", "tester")
+    w = MainWindow(anatomy=anatomy, settings=settings, optional_panels=False)
+    store = ProgressStore(tmp_path / "progress.sqlite3")
+    panel = LessonPanel(w, folder=folder, store=store)
+    w.add_dock("Lessons", panel)
+    w.panels["Lessons"] = panel  # as the window hosts it: closing calls panel.shutdown()
+    w.resize(1200, 800)
+    return w, panel, store
+
+
+@pytest.fixture
+def setup(qtbot, tmp_path):
     folder = tmp_path / "lessons"
     folder.mkdir()
     (folder / "a_lesson.yaml").write_text(LESSON, encoding="utf-8")
@@ -60,14 +74,7 @@ def setup(qtbot, tmp_path):
         LESSON.replace("id: gui-lesson", "id: other").replace("camera: left", "camera: lefft"),
         encoding="utf-8",
     )
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    settings.setValue("trainee/name", "tester")
-    w = MainWindow(anatomy=make_anatomy(), settings=settings, optional_panels=False)
-    store = ProgressStore(tmp_path / "progress.sqlite3")
-    panel = LessonPanel(w, folder=folder, store=store)
-    w.add_dock("Lessons", panel)
-    w.panels["Lessons"] = panel  # as the window hosts it: closing calls panel.shutdown()
-    w.resize(1200, 800)
+    w, panel, store = _lesson_window(tmp_path, make_anatomy(), folder)
     w.show()
     qtbot.waitExposed(w)
     w.activateWindow()  # shortcuts need the active window
@@ -335,13 +342,8 @@ def phantom_setup(qtbot, tmp_path, monkeypatch):
     (so that "while a plan is placed" lasts as long as the test wants)."""
     import threading
 
-    from PySide6.QtCore import QSettings
-
     from iddsanatomy.lessons import runner as runner_module
     from iddsanatomy.needle.phantom import build_phantom
-    from iddsanatomy.quiz.store import ProgressStore
-    from iddsanatomy.ui.lesson_panel import LessonPanel
-    from iddsanatomy.ui.main_window import MainWindow
 
     gate = threading.Event()
     calls: list = []  # (thread, plan) of every placement
@@ -356,14 +358,7 @@ def phantom_setup(qtbot, tmp_path, monkeypatch):
     folder = tmp_path / "lessons"
     folder.mkdir()
     (folder / "planned.yaml").write_text(PLANNED, encoding="utf-8")
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    settings.setValue("trainee/name", "tester")
-    w = MainWindow(anatomy=build_phantom(), settings=settings, optional_panels=False)
-    store = ProgressStore(tmp_path / "progress.sqlite3")
-    panel = LessonPanel(w, folder=folder, store=store)
-    w.add_dock("Lessons", panel)
-    w.panels["Lessons"] = panel
-    w.resize(1200, 800)
+    w, panel, store = _lesson_window(tmp_path, build_phantom(), folder)
     w.show()
     qtbot.waitExposed(w)
     yield w, panel, gate, calls

@@ -77,6 +77,16 @@ class _PlaceJob(QRunnable):
         self.signals.done.emit(self.plan, self.anatomy, result)
 
 
+def _problem_label() -> QLabel:
+    """A hidden, selectable, red, wrapping line for a problem the trainee must see."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    label.setStyleSheet("color: #a33;")
+    label.hide()
+    return label
+
+
 class LessonPanel(QWidget):
     """Lessons dock. ``LessonPanel(window)`` finds the shipped lessons; tests pass ``folder``
     and ``store``."""
@@ -190,18 +200,10 @@ class LessonPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("step %v of %m")
         vv.addWidget(self.progress)
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
-        self.banner.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.banner.setStyleSheet("color: #a33;")
-        self.banner.hide()
+        self.banner = _problem_label()
         vv.addWidget(self.banner)
         #: why this step's planned needle is not shown (no clear path on this patient)
-        self.needle_notice = QLabel()
-        self.needle_notice.setWordWrap(True)
-        self.needle_notice.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.needle_notice.setStyleSheet("color: #a33;")
-        self.needle_notice.hide()
+        self.needle_notice = _problem_label()
         vv.addWidget(self.needle_notice)
         #: shown while the step's planned needle is placed on the worker thread
         self.placing = QWidget()
